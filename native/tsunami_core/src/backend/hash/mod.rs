@@ -1,0 +1,317 @@
+//! Lock-striped linear hash table: `set`, `bag`, `duplicate_bag`.
+//!
+//! ## Algorithm
+//! The key hash picks one of `2^k` *shards* (its low bits); each shard is an independent
+//! linear hash table (Litwin, "Linear hashing: a new tool for file and table addressing",
+//! VLDB 1980) behind its own reader-writer lock. A shard grows by splitting exactly one
+//! bucket when its load passes [`GROW_LOAD`](crate::config::GROW_LOAD) objects per bucket,
+//! and shrinks by merging one bucket back when it falls below a quarter object per bucket:
+//! no insert ever waits for a whole-table rehash. Buckets live in segments that double in
+//! size and never move, so growing never copies the bucket array either; a new segment is
+//! allocated zeroed (empty buckets are null pointers), which the allocator hands out
+//! without touching the pages.
+//!
+//! ## Locks
+//! One `RwLock` per shard, each on its own cache lines. Single-key operations take one
+//! shard lock. Operations on several objects (`insert/2` of a list, `insert_new/2`,
+//! `delete_all_objects/1`) take every shard lock they need in ascending shard order, which
+//! makes them atomic and isolated and cannot deadlock. Readers never block readers.
+//!
+//! ## Iteration
+//! Traversal order is shard, then bucket, then chain. A split moves objects to a later
+//! bucket and a merge to an earlier one, so a traversal that spans several calls *fixes*
+//! the table ([`HashTable::fix`]): while fixed, shards neither split nor merge, and a
+//! position stays valid. Unfixed `next/2` may miss or repeat objects under concurrent
+//! resizing, which `:ets` also allows.
+//!
+//! ## Bag order
+//! Objects with the same key sit next to each other in one chain, in insertion order; a new
+//! one goes right after the last of its key.
+
+pub(crate) mod shard;
+
+use crate::backend::{Garbage, KeyMode, Position};
+use crate::config;
+use crate::error::{Cause, Result};
+use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::{CachePadded, RwLock};
+use crate::term::Obj;
+use shard::Shard;
+
+/// A lock-striped linear hash table.
+pub struct HashTable {
+    mode: KeyMode,
+    shards: Box<[CachePadded<RwLock<Shard>>]>,
+    shard_bits: u32,
+    /// Number of active fixations; while non-zero no shard splits or merges.
+    fixed: AtomicUsize,
+}
+
+impl HashTable {
+    /// A table with `shards` lock stripes (rounded up to a power of two, at most
+    /// [`config::HASH_SHARDS_MAX`]).
+    pub fn new(mode: KeyMode, shards: usize) -> HashTable {
+        let n = shards.clamp(1, config::HASH_SHARDS_MAX).next_power_of_two();
+        let shard_bits = n.trailing_zeros();
+        HashTable {
+            mode,
+            shards: (0..n)
+                .map(|_| CachePadded(RwLock::new(Shard::new(shard_bits))))
+                .collect(),
+            shard_bits,
+            fixed: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn mode(&self) -> KeyMode {
+        self.mode
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    #[inline]
+    fn shard_of(&self, hash: u64) -> usize {
+        (hash as usize) & (self.shards.len() - 1)
+    }
+
+    /// The part of the hash a shard addresses buckets with (the shard index bits removed).
+    #[inline]
+    fn bucket_hash(&self, hash: u64) -> u64 {
+        hash >> self.shard_bits
+    }
+
+    fn resizable(&self) -> bool {
+        // Acquire pairs with the Release in `fix`/`unfix`; the shard lock the caller holds
+        // orders it against the traversal's own lock acquisitions.
+        self.fixed.load(Ordering::Acquire) == 0
+    }
+
+    /// Stops shards from splitting or merging until the matching [`HashTable::unfix`].
+    pub fn fix(&self) {
+        self.fixed.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub fn unfix(&self) {
+        self.fixed.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    pub fn is_fixed(&self) -> bool {
+        self.fixed.load(Ordering::Acquire) > 0
+    }
+
+    /// Inserts one object; returns what it replaced.
+    pub fn insert(&self, obj: Obj) -> Garbage {
+        let h = obj.hash();
+        let mut shard = self.shards[self.shard_of(h)].write();
+        let mut garbage = Vec::new();
+        shard.insert(self.mode, self.bucket_hash(h), obj, &mut garbage);
+        if self.resizable() {
+            shard.grow_if_needed();
+        }
+        garbage
+    }
+
+    /// Inserts objects atomically: every shard involved is write-locked (in ascending
+    /// order) for the whole operation. With `only_new`, nothing is inserted and `false`
+    /// returned if any key is already present.
+    pub fn insert_many(&self, objs: Vec<Obj>, only_new: bool) -> (bool, Garbage) {
+        let mut wanted: Vec<usize> = objs.iter().map(|o| self.shard_of(o.hash())).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut guards: Vec<_> = wanted.iter().map(|&i| self.shards[i].write()).collect();
+        let slot = |hash: u64| wanted.binary_search(&self.shard_of(hash)).unwrap();
+        if only_new
+            && objs.iter().any(|o| {
+                guards[slot(o.hash())].contains(self.bucket_hash(o.hash()), o.hash(), o.key())
+            })
+        {
+            return (false, objs);
+        }
+        let mut garbage = Vec::new();
+        let resizable = self.resizable();
+        for obj in objs {
+            let h = obj.hash();
+            let g = &mut guards[slot(h)];
+            g.insert(self.mode, self.bucket_hash(h), obj, &mut garbage);
+            if resizable {
+                g.grow_if_needed();
+            }
+        }
+        (true, garbage)
+    }
+
+    /// Calls `f` on every object with this key, in insertion order, under the read lock.
+    pub fn lookup(&self, hash: u64, key: &[u8], f: impl FnMut(&Obj)) {
+        let shard = self.shards[self.shard_of(hash)].read();
+        shard.for_key(self.bucket_hash(hash), hash, key, f);
+    }
+
+    pub fn member(&self, hash: u64, key: &[u8]) -> bool {
+        let shard = self.shards[self.shard_of(hash)].read();
+        shard.contains(self.bucket_hash(hash), hash, key)
+    }
+
+    /// Removes every object with this key and returns them (in insertion order).
+    pub fn take(&self, hash: u64, key: &[u8]) -> Garbage {
+        let mut shard = self.shards[self.shard_of(hash)].write();
+        let out = shard.remove_where(self.bucket_hash(hash), |o| o.has_key(hash, key));
+        if self.resizable() {
+            shard.shrink_if_needed();
+        }
+        out
+    }
+
+    /// Removes objects identical to `obj` (all copies in a `duplicate_bag`).
+    pub fn delete_object(&self, obj: &Obj) -> Garbage {
+        let h = obj.hash();
+        let mut shard = self.shards[self.shard_of(h)].write();
+        let out = shard.remove_where(self.bucket_hash(h), |o| {
+            o.has_key(h, obj.key()) && o.body() == obj.body()
+        });
+        if self.resizable() {
+            shard.shrink_if_needed();
+        }
+        out
+    }
+
+    /// Replaces the single object with this key by `f(old)`, atomically. Without an
+    /// object, inserts `default` (if given) and then applies `f` to it. Returns `f`'s
+    /// result value; `Err` leaves the table unchanged.
+    ///
+    /// Only for [`KeyMode::Unique`] tables (the table checks).
+    pub fn update<R, F>(
+        &self,
+        hash: u64,
+        key: &[u8],
+        default: Option<Obj>,
+        f: F,
+    ) -> Result<(R, Garbage)>
+    where
+        F: FnOnce(&Obj) -> Result<(Obj, R)>,
+    {
+        debug_assert_eq!(self.mode, KeyMode::Unique);
+        let mut shard = self.shards[self.shard_of(hash)].write();
+        let bh = self.bucket_hash(hash);
+        let mut garbage = Vec::new();
+        let mut f = Some(f);
+        let apply = |f: &mut Option<F>, old: &Obj| (f.take().expect("applied once"))(old);
+        let found = shard.replace_with(bh, hash, key, |old| apply(&mut f, old), &mut garbage)?;
+        if let Some(r) = found {
+            return Ok((r, garbage));
+        }
+        let Some(default) = default else {
+            return Err(Cause::BadKey.into());
+        };
+        let (new, r) = apply(&mut f, &default)?;
+        garbage.push(default);
+        shard.insert(self.mode, bh, new, &mut garbage);
+        if self.resizable() {
+            shard.grow_if_needed();
+        }
+        Ok((r, garbage))
+    }
+
+    /// Empties the table atomically (all shard locks held at once) and returns the old
+    /// contents, for the caller to free off its path.
+    pub fn clear(&self) -> Vec<Shard> {
+        let mut guards: Vec<_> = self.shards.iter().map(|s| s.write()).collect();
+        guards
+            .iter_mut()
+            .map(|g| std::mem::replace(&mut **g, Shard::new(self.shard_bits)))
+            .collect()
+    }
+
+    /// Number of objects. Not a snapshot across shards under concurrent writes.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.read().len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Heap bytes held by objects and bucket arrays.
+    pub fn memory_bytes(&self) -> usize {
+        let locks = self.shards.len() * std::mem::size_of::<CachePadded<RwLock<Shard>>>();
+        locks
+            + self
+                .shards
+                .iter()
+                .map(|s| s.read().memory_bytes())
+                .sum::<usize>()
+    }
+
+    /// Visits objects from `pos` on, whole buckets at a time, until at least `max` were
+    /// visited or the table ends. Returns the position to resume from, or `None` at the end.
+    /// Positions stay valid across calls only while the table is fixed.
+    pub fn visit(&self, pos: Position, max: usize, mut f: impl FnMut(&Obj)) -> Option<Position> {
+        let mut seen = 0;
+        let mut pos = pos;
+        while pos.shard < self.shards.len() {
+            let shard = self.shards[pos.shard].read();
+            while pos.bucket < shard.bucket_count() {
+                seen += shard.for_bucket(pos.bucket, &mut f);
+                pos.bucket += 1;
+                if seen >= max {
+                    return Some(pos);
+                }
+            }
+            pos = Position {
+                shard: pos.shard + 1,
+                bucket: 0,
+            };
+        }
+        None
+    }
+
+    /// The first key in traversal order, given to `f`.
+    pub fn first<R>(&self, f: impl FnOnce(&Obj) -> R) -> Option<R> {
+        self.first_from(Position::default(), f)
+    }
+
+    fn first_from<R>(&self, mut pos: Position, f: impl FnOnce(&Obj) -> R) -> Option<R> {
+        while pos.shard < self.shards.len() {
+            let shard = self.shards[pos.shard].read();
+            if let Some(obj) = shard.first_from(pos.bucket) {
+                return Some(f(obj));
+            }
+            pos = Position {
+                shard: pos.shard + 1,
+                bucket: 0,
+            };
+        }
+        None
+    }
+
+    /// The key after `key` in traversal order, given to `f`. `Err` if `key` is not in the
+    /// table; `Ok(None)` at the end.
+    pub fn next<R>(&self, hash: u64, key: &[u8], f: impl FnOnce(&Obj) -> R) -> Result<Option<R>> {
+        let s = self.shard_of(hash);
+        let mut f = Some(f);
+        {
+            let shard = self.shards[s].read();
+            match shard.after_key(self.bucket_hash(hash), hash, key) {
+                None => return Err(Cause::Type.into()),
+                Some(Ok(obj)) => return Ok(Some((f.take().unwrap())(obj))),
+                Some(Err(next_bucket)) => {
+                    drop(shard);
+                    let pos = Position {
+                        shard: s,
+                        bucket: next_bucket,
+                    };
+                    return Ok(self.first_from(pos, f.take().unwrap()));
+                }
+            }
+        }
+    }
+
+    /// Checks the structure of every shard (tests and debug builds).
+    pub fn check_invariants(&self) {
+        for (i, s) in self.shards.iter().enumerate() {
+            let s = s.read();
+            s.check_invariants(self.mode, |h| self.shard_of(h) == i);
+        }
+    }
+}

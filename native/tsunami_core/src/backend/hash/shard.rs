@@ -1,0 +1,396 @@
+//! One shard: a sequential linear hash table (the caller holds the shard's lock).
+//!
+//! Bucket `i` lives in segment `s(i)`: segment 0 holds buckets `0..MIN`, segment `k ≥ 1`
+//! holds `MIN·2^(k-1) .. MIN·2^k`. Segments are allocated when the split pointer first
+//! reaches them and freed when a merge empties the last one; they never move.
+//!
+//! Addressing: with `level` L and split pointer `p`, a bucket hash `h` lives in bucket
+//! `h mod MIN·2^L`, or `h mod MIN·2^(L+1)` when that is below `p` (already split).
+
+use crate::backend::{Garbage, KeyMode};
+use crate::config::{GROW_LOAD, SHARD_MIN_BUCKETS as MIN, SHRINK_LOAD};
+use crate::term::Obj;
+
+struct Node {
+    next: Chain,
+    obj: Obj,
+}
+
+type Chain = Option<Box<Node>>;
+
+pub struct Shard {
+    segments: Vec<Box<[Chain]>>,
+    level: u32,
+    split: usize,
+    count: usize,
+    bytes: usize,
+    /// Low hash bits that chose the shard; shifted out to get a bucket hash.
+    shard_bits: u32,
+}
+
+/// Segment index and offset of bucket `i`.
+#[inline]
+fn locate(i: usize) -> (usize, usize) {
+    if i < MIN {
+        return (0, i);
+    }
+    let q = i / MIN;
+    let k = (usize::BITS - q.leading_zeros()) as usize;
+    (k, i - (MIN << (k - 1)))
+}
+
+fn segment_len(k: usize) -> usize {
+    if k == 0 {
+        MIN
+    } else {
+        MIN << (k - 1)
+    }
+}
+
+fn new_segment(k: usize) -> Box<[Chain]> {
+    // A zeroed allocation: the allocator hands out fresh zero pages for big segments, so
+    // creating one costs no per-bucket writes (no pause proportional to the table).
+    let zeroed = Box::<[Chain]>::new_zeroed_slice(segment_len(k));
+    // SAFETY: `Chain` is `Option<Box<Node>>`, whose all-zero bit pattern is `None` (the
+    // null-pointer optimisation is guaranteed for `Option<Box<T>>`, T: Sized).
+    unsafe { zeroed.assume_init() }
+}
+
+impl Drop for Shard {
+    fn drop(&mut self) {
+        // Free chains iteratively: a long bag chain must not recurse once per node.
+        for seg in self.segments.iter_mut() {
+            for b in seg.iter_mut() {
+                let mut cur = b.take();
+                while let Some(mut node) = cur {
+                    cur = node.next.take();
+                }
+            }
+        }
+    }
+}
+
+impl Shard {
+    pub fn new(shard_bits: u32) -> Shard {
+        Shard {
+            segments: vec![new_segment(0)],
+            level: 0,
+            split: 0,
+            count: 0,
+            bytes: 0,
+            shard_bits,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn bucket_count(&self) -> usize {
+        (MIN << self.level) + self.split
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        let buckets: usize = self.segments.iter().map(|s| s.len()).sum();
+        self.bytes
+            + self.count * std::mem::size_of::<Node>()
+            + buckets * std::mem::size_of::<Chain>()
+    }
+
+    #[inline]
+    fn address(&self, bh: u64) -> usize {
+        let low = (MIN << self.level) - 1;
+        let b = (bh as usize) & low;
+        if b < self.split {
+            (bh as usize) & ((low << 1) | 1)
+        } else {
+            b
+        }
+    }
+
+    #[inline]
+    fn bucket(&self, i: usize) -> &Chain {
+        let (s, o) = locate(i);
+        &self.segments[s][o]
+    }
+
+    #[inline]
+    fn bucket_mut(&mut self, i: usize) -> &mut Chain {
+        let (s, o) = locate(i);
+        &mut self.segments[s][o]
+    }
+
+    fn account_add(&mut self, obj: &Obj) {
+        self.count += 1;
+        self.bytes += obj.heap_bytes();
+    }
+
+    fn account_remove(&mut self, obj: &Obj) {
+        self.count -= 1;
+        self.bytes -= obj.heap_bytes();
+    }
+
+    pub fn contains(&self, bh: u64, hash: u64, key: &[u8]) -> bool {
+        let mut cur = self.bucket(self.address(bh));
+        while let Some(n) = cur {
+            if n.obj.has_key(hash, key) {
+                return true;
+            }
+            cur = &n.next;
+        }
+        false
+    }
+
+    pub fn for_key(&self, bh: u64, hash: u64, key: &[u8], mut f: impl FnMut(&Obj)) {
+        let mut cur = self.bucket(self.address(bh));
+        let mut in_run = false;
+        while let Some(n) = cur {
+            if n.obj.has_key(hash, key) {
+                f(&n.obj);
+                in_run = true;
+            } else if in_run {
+                return; // a key's objects are contiguous
+            }
+            cur = &n.next;
+        }
+    }
+
+    /// Calls `f` on every object of bucket `i`; returns how many.
+    pub fn for_bucket(&self, i: usize, mut f: impl FnMut(&Obj)) -> usize {
+        let mut n = 0;
+        let mut cur = self.bucket(i);
+        while let Some(node) = cur {
+            f(&node.obj);
+            n += 1;
+            cur = &node.next;
+        }
+        n
+    }
+
+    /// First object in bucket `from` or later.
+    pub fn first_from(&self, from: usize) -> Option<&Obj> {
+        (from..self.bucket_count()).find_map(|i| self.bucket(i).as_ref().map(|n| &n.obj))
+    }
+
+    /// The first object after the run of `key`: `Ok(obj)` in the same bucket, `Err(i)` to
+    /// continue at bucket `i`, `None` when the key is absent.
+    pub fn after_key(&self, bh: u64, hash: u64, key: &[u8]) -> Option<Result<&Obj, usize>> {
+        let i = self.address(bh);
+        let mut cur = self.bucket(i);
+        let mut found = false;
+        while let Some(n) = cur {
+            if n.obj.has_key(hash, key) {
+                found = true;
+            } else if found {
+                return Some(Ok(&n.obj));
+            }
+            cur = &n.next;
+        }
+        if !found {
+            return None;
+        }
+        Some(match self.first_from(i + 1) {
+            Some(obj) => Ok(obj),
+            None => Err(self.bucket_count()),
+        })
+    }
+
+    /// Inserts with the semantics of `mode`; replaced objects go to `garbage`.
+    pub fn insert(&mut self, mode: KeyMode, bh: u64, obj: Obj, garbage: &mut Garbage) {
+        let i = self.address(bh);
+        let hash = obj.hash();
+        self.account_add(&obj);
+        // Walk to the end of the key's run (or the chain's end), deciding on the way.
+        let mut slot: *mut Chain = self.bucket_mut(i);
+        let mut in_run = false;
+        loop {
+            // SAFETY: `slot` points into this shard's bucket array or into a node owned by
+            // it; we hold `&mut self`, nothing else can reach them, and the node or bucket
+            // it points into is not freed while we use it (only the `Unique` arm frees one,
+            // and it returns immediately).
+            let cur = unsafe { &mut *slot };
+            match cur {
+                Some(node) if node.obj.has_key(hash, obj.key()) => {
+                    in_run = true;
+                    match mode {
+                        KeyMode::Unique => {
+                            let old = std::mem::replace(&mut node.obj, obj);
+                            self.account_remove(&old);
+                            garbage.push(old);
+                            return;
+                        }
+                        KeyMode::Bag if node.obj.body() == obj.body() => {
+                            self.account_remove(&obj);
+                            garbage.push(obj);
+                            return;
+                        }
+                        _ => {}
+                    }
+                    slot = &mut node.next;
+                }
+                Some(node) if !in_run => slot = &mut node.next,
+                _ => {
+                    // End of the run (or of the chain): link in here.
+                    let next = cur.take();
+                    *cur = Some(Box::new(Node { next, obj }));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Removes the objects of bucket-hash `bh`'s bucket for which `pred` holds, keeping the
+    /// rest in order. Returns the removed ones in order.
+    pub fn remove_where(&mut self, bh: u64, mut pred: impl FnMut(&Obj) -> bool) -> Garbage {
+        let i = self.address(bh);
+        let mut removed = Vec::new();
+        let mut kept: Vec<Box<Node>> = Vec::new();
+        let mut cur = self.bucket_mut(i).take();
+        while let Some(mut node) = cur {
+            cur = node.next.take();
+            if pred(&node.obj) {
+                removed.push(node);
+            } else {
+                kept.push(node);
+            }
+        }
+        *self.bucket_mut(i) = relink(kept);
+        removed
+            .into_iter()
+            .map(|n| {
+                self.account_remove(&n.obj);
+                n.obj
+            })
+            .collect()
+    }
+
+    /// Replaces the object with this key by `f(old)`. `Ok(None)` when there is none.
+    pub fn replace_with<R, E>(
+        &mut self,
+        bh: u64,
+        hash: u64,
+        key: &[u8],
+        f: impl FnOnce(&Obj) -> Result<(Obj, R), E>,
+        garbage: &mut Garbage,
+    ) -> Result<Option<R>, E> {
+        let i = self.address(bh);
+        let mut cur = self.bucket_mut(i);
+        while let Some(node) = cur {
+            if node.obj.has_key(hash, key) {
+                let (new, r) = f(&node.obj)?;
+                let (add, old_bytes) = (new.heap_bytes(), node.obj.heap_bytes());
+                let old = std::mem::replace(&mut node.obj, new);
+                self.bytes = self.bytes + add - old_bytes;
+                garbage.push(old);
+                return Ok(Some(r));
+            }
+            cur = &mut node.next;
+        }
+        Ok(None)
+    }
+
+    /// Splits one bucket if the load asks for it.
+    pub fn grow_if_needed(&mut self) {
+        if self.count > self.bucket_count() * GROW_LOAD {
+            self.split_one();
+        }
+    }
+
+    /// Merges one bucket back if the load asks for it.
+    pub fn shrink_if_needed(&mut self) {
+        if self.bucket_count() > MIN && self.count < self.bucket_count() * SHRINK_LOAD {
+            self.merge_one();
+        }
+    }
+
+    fn split_one(&mut self) {
+        let base = MIN << self.level;
+        let from = self.split;
+        let to = base + from;
+        let (seg, _) = locate(to);
+        if seg == self.segments.len() {
+            self.segments.push(new_segment(seg));
+        }
+        let mask = (base << 1) - 1;
+        let mut stay = Vec::new();
+        let mut go = Vec::new();
+        let mut cur = self.bucket_mut(from).take();
+        while let Some(mut node) = cur {
+            cur = node.next.take();
+            if (self.bucket_hash_of(&node.obj) as usize) & mask == to {
+                go.push(node);
+            } else {
+                stay.push(node);
+            }
+        }
+        *self.bucket_mut(from) = relink(stay);
+        *self.bucket_mut(to) = relink(go);
+        self.split += 1;
+        if self.split == base {
+            self.level += 1;
+            self.split = 0;
+        }
+    }
+
+    fn merge_one(&mut self) {
+        if self.split == 0 {
+            self.level -= 1;
+            self.split = MIN << self.level;
+        }
+        self.split -= 1;
+        let into = self.split;
+        let from = (MIN << self.level) + into;
+        let moved = self.bucket_mut(from).take();
+        // Append `from`'s chain to `into`'s (keys never span the two).
+        let mut tail = self.bucket_mut(into);
+        while let Some(node) = tail {
+            tail = &mut node.next;
+        }
+        *tail = moved;
+        let (seg, off) = locate(from);
+        if off == 0 && seg + 1 == self.segments.len() && seg > 0 {
+            self.segments.pop();
+        }
+    }
+
+    /// The bucket hash of a stored object. Shards receive hashes with the shard bits
+    /// already shifted out; stored objects carry the full hash, so the shift is redone.
+    #[inline]
+    fn bucket_hash_of(&self, obj: &Obj) -> u64 {
+        obj.hash() >> self.shard_bits
+    }
+
+    /// Structural checks for tests: every object in the bucket its hash addresses, counts
+    /// right, a key's objects contiguous, no duplicate keys in `Unique` mode.
+    pub fn check_invariants(&self, mode: KeyMode, in_shard: impl Fn(u64) -> bool) {
+        let mut n = 0;
+        for i in 0..self.bucket_count() {
+            let mut cur = self.bucket(i);
+            let mut keys: Vec<&[u8]> = Vec::new();
+            while let Some(node) = cur {
+                assert!(in_shard(node.obj.hash()));
+                assert_eq!(self.address(self.bucket_hash_of(&node.obj)), i, "object in wrong bucket");
+                let k = node.obj.key();
+                if keys.last() != Some(&k) {
+                    assert!(!keys.contains(&k), "a key's objects are not contiguous");
+                    keys.push(k);
+                } else {
+                    assert_ne!(mode, KeyMode::Unique, "duplicate key in a set");
+                }
+                n += 1;
+                cur = &node.next;
+            }
+        }
+        assert_eq!(n, self.count);
+        assert!(self.bucket_count() >= MIN);
+    }
+}
+
+fn relink(nodes: Vec<Box<Node>>) -> Chain {
+    let mut head: Chain = None;
+    for mut node in nodes.into_iter().rev() {
+        node.next = head;
+        head = Some(node);
+    }
+    head
+}

@@ -1,0 +1,34 @@
+//! Tuning constants, each with its unit. Loom builds shrink them so a model stays small.
+
+/// Lock stripes (shards) of a hash table created without `write_concurrency`.
+#[cfg(not(loom))]
+pub const HASH_SHARDS_DEFAULT: usize = 64;
+#[cfg(loom)]
+pub const HASH_SHARDS_DEFAULT: usize = 2;
+
+/// Lock stripes of a hash table with `{write_concurrency, true | auto}`: enough that 16+
+/// schedulers rarely meet on one lock (ETS settled near 1024 for the same reason).
+#[cfg(not(loom))]
+pub const HASH_SHARDS_CONCURRENT: usize = 256;
+#[cfg(loom)]
+pub const HASH_SHARDS_CONCURRENT: usize = 2;
+
+/// Upper bound on stripes, for `{debug_hash_fixed_number_of_locks, N}`.
+pub const HASH_SHARDS_MAX: usize = 16_384;
+
+/// Buckets a shard starts with (and never shrinks below). A power of two.
+#[cfg(not(loom))]
+pub const SHARD_MIN_BUCKETS: usize = 4;
+#[cfg(loom)]
+pub const SHARD_MIN_BUCKETS: usize = 1;
+
+/// Objects per bucket (average) above which a shard splits one bucket.
+pub const GROW_LOAD: usize = 2;
+
+/// Objects per bucket (average) below which a shard merges one bucket back on a delete.
+/// Half of [`GROW_LOAD`], so a table hovering at one size does not split and merge in turn.
+pub const SHRINK_LOAD: usize = 1;
+
+/// Objects handed back per call by chunked traversals (`tab2list`, `delete_all_objects`
+/// done off-thread is not chunked). About 1000 objects keeps a call well under 1 ms.
+pub const TRAVERSAL_CHUNK: usize = 1000;

@@ -1,0 +1,141 @@
+//! Stored terms: Tsunami's own compact encoding of Erlang terms.
+//!
+//! An object is encoded once on insert into a byte string and decoded on every read. The
+//! encoding is *canonical*: two terms that are `=:=` encode to the same bytes (maps are
+//! written in sorted key order however they were built), so hash tables hash and compare
+//! keys as plain bytes. The NIF crate writes and reads it through [`Writer`] and
+//! [`read_head`]; nothing else in the core looks inside a term except to find a tuple
+//! element ([`element_range`]) or an integer ([`int`]).
+//!
+//! ## Layout
+//! Every term is one tag byte followed by its payload, all integers little-endian:
+//!
+//! | tag | payload | used for |
+//! |---|---|---|
+//! | `IMM`    | raw 64-bit term word | atoms, small integers, local pids and ports, `[]` |
+//! | `FLOAT`  | f64 bits | floats |
+//! | `INT64`  | i64 | integers outside the small range that fit an i64 |
+//! | `UINT64` | u64 | integers that fit a u64 but not an i64 |
+//! | `TUPLE`  | u32 arity, then the elements | tuples |
+//! | `LIST`   | u32 n, n elements, then the tail term | proper and improper lists |
+//! | `BIN`    | u32 length, bytes | byte-aligned binaries |
+//! | `MAP`    | u32 n, n (key, value) pairs sorted by the key's encoding | maps |
+//! | `EXT`    | u32 length, external term format | big integers, bitstrings, references, funs, remote pids and ports |
+//!
+//! Immediates are stored as their raw term word (ERTS 64-bit layout: primary tag `0b11`).
+//! Atoms are never garbage collected and local pids/ports are node-local, so the word is
+//! valid for the life of the VM. A small integer's word is `value << 4 | 0xF`; [`int`]
+//! relies on that to do counter arithmetic without the VM.
+//!
+//! `EXT` terms that hold a reference count in the VM (magic references such as
+//! `:atomics` refs and NIF resources, and funs that may capture them) are additionally kept
+//! alive by a [`Pin`] owned by the object, supplied by the NIF crate.
+
+pub mod int;
+mod obj;
+mod walk;
+
+pub use obj::{Obj, ObjBuilder, Pin};
+pub use walk::{element_range, read_head, skip, tuple_arity, Head};
+
+/// Tag bytes, see the module documentation.
+pub mod tag {
+    pub const IMM: u8 = 1;
+    pub const FLOAT: u8 = 2;
+    pub const INT64: u8 = 3;
+    pub const UINT64: u8 = 4;
+    pub const TUPLE: u8 = 5;
+    pub const LIST: u8 = 6;
+    pub const BIN: u8 = 7;
+    pub const MAP: u8 = 8;
+    pub const EXT: u8 = 9;
+}
+
+/// Hashes an encoded key. Fixed seeds: the same key hashes the same in every table and
+/// every run, which keeps bucket order (and so `first/next` order) reproducible.
+#[inline]
+pub fn hash_key(key: &[u8]) -> u64 {
+    const SEEDS: (u64, u64, u64, u64) = (
+        0x243f_6a88_85a3_08d3,
+        0x1319_8a2e_0370_7344,
+        0xa409_3822_299f_31d0,
+        0x082e_fa98_ec4e_6c89,
+    );
+    ahash::RandomState::with_seeds(SEEDS.0, SEEDS.1, SEEDS.2, SEEDS.3).hash_one(key)
+}
+
+/// Appends the encoding of terms to a byte buffer. The only code that writes tags.
+#[derive(Debug, Default)]
+pub struct Writer {
+    pub buf: Vec<u8>,
+}
+
+impl Writer {
+    pub fn with_capacity(n: usize) -> Self {
+        Writer {
+            buf: Vec::with_capacity(n),
+        }
+    }
+    #[inline]
+    pub fn imm(&mut self, raw: u64) {
+        self.buf.push(tag::IMM);
+        self.buf.extend_from_slice(&raw.to_le_bytes());
+    }
+    #[inline]
+    pub fn float(&mut self, f: f64) {
+        self.buf.push(tag::FLOAT);
+        self.buf.extend_from_slice(&f.to_bits().to_le_bytes());
+    }
+    #[inline]
+    pub fn int64(&mut self, v: i64) {
+        self.buf.push(tag::INT64);
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    #[inline]
+    pub fn uint64(&mut self, v: u64) {
+        self.buf.push(tag::UINT64);
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    #[inline]
+    pub fn tuple(&mut self, arity: u32) {
+        self.buf.push(tag::TUPLE);
+        self.buf.extend_from_slice(&arity.to_le_bytes());
+    }
+    /// Starts a list of `n` elements; the caller writes them, then the tail term.
+    #[inline]
+    pub fn list(&mut self, n: u32) {
+        self.buf.push(tag::LIST);
+        self.buf.extend_from_slice(&n.to_le_bytes());
+    }
+    #[inline]
+    pub fn binary(&mut self, bytes: &[u8]) {
+        self.buf.push(tag::BIN);
+        self.buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(bytes);
+    }
+    /// Writes a map from already-encoded (key, value) pairs, sorting them so equal maps
+    /// encode equal however they were built.
+    pub fn map(&mut self, mut pairs: Vec<(Vec<u8>, Vec<u8>)>) {
+        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        self.buf.push(tag::MAP);
+        self.buf
+            .extend_from_slice(&(pairs.len() as u32).to_le_bytes());
+        for (k, v) in pairs {
+            self.buf.extend_from_slice(&k);
+            self.buf.extend_from_slice(&v);
+        }
+    }
+    /// A term in the external term format (the bytes `term_to_binary` gives, version byte
+    /// included).
+    #[inline]
+    pub fn ext(&mut self, bytes: &[u8]) {
+        self.buf.push(tag::EXT);
+        self.buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(bytes);
+    }
+    /// Appends bytes that already hold one encoded term.
+    #[inline]
+    pub fn raw(&mut self, encoded: &[u8]) {
+        self.buf.extend_from_slice(encoded);
+    }
+}

@@ -1,0 +1,156 @@
+//! Reading the encoding: one term's head at a time, skipping, tuple elements.
+//!
+//! Every reader validates bounds: a malformed buffer gives `None`, never a panic or an
+//! out-of-bounds read (the NIF only ever reads buffers the core wrote, but the fuzz tests
+//! feed garbage).
+
+use super::tag;
+
+/// The head of one encoded term, with borrowed payload where there is one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Head<'a> {
+    Imm(u64),
+    Float(f64),
+    Int64(i64),
+    UInt64(u64),
+    /// Arity; the elements follow.
+    Tuple(u32),
+    /// Number of elements; they follow, then the tail.
+    List(u32),
+    Bin(&'a [u8]),
+    /// Number of pairs; key, value, key, value... follow.
+    Map(u32),
+    Ext(&'a [u8]),
+}
+
+#[inline]
+fn u32_at(b: &[u8], pos: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(pos..pos + 4)?.try_into().ok()?))
+}
+
+#[inline]
+fn u64_at(b: &[u8], pos: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(pos..pos + 8)?.try_into().ok()?))
+}
+
+/// Reads the head of the term at `pos`; returns it and the position of what follows the
+/// head (the first element for containers, the next term otherwise).
+#[inline]
+pub fn read_head(b: &[u8], pos: usize) -> Option<(Head<'_>, usize)> {
+    let t = *b.get(pos)?;
+    let p = pos + 1;
+    Some(match t {
+        tag::IMM => (Head::Imm(u64_at(b, p)?), p + 8),
+        tag::FLOAT => (Head::Float(f64::from_bits(u64_at(b, p)?)), p + 8),
+        tag::INT64 => (Head::Int64(u64_at(b, p)? as i64), p + 8),
+        tag::UINT64 => (Head::UInt64(u64_at(b, p)?), p + 8),
+        tag::TUPLE => (Head::Tuple(u32_at(b, p)?), p + 4),
+        tag::LIST => (Head::List(u32_at(b, p)?), p + 4),
+        tag::MAP => (Head::Map(u32_at(b, p)?), p + 4),
+        tag::BIN | tag::EXT => {
+            let n = u32_at(b, p)? as usize;
+            let body = b.get(p + 4..(p + 4).checked_add(n)?)?;
+            let head = if t == tag::BIN {
+                Head::Bin(body)
+            } else {
+                Head::Ext(body)
+            };
+            (head, p + 4 + n)
+        }
+        _ => return None,
+    })
+}
+
+/// Position just past the term that starts at `pos`.
+pub fn skip(b: &[u8], pos: usize) -> Option<usize> {
+    // Iterative: `pending` counts terms still to skip, so deep nesting cannot overflow the
+    // stack.
+    let mut pending: u64 = 1;
+    let mut p = pos;
+    while pending > 0 {
+        pending -= 1;
+        let (head, next) = read_head(b, p)?;
+        p = next;
+        match head {
+            Head::Tuple(n) => pending += n as u64,
+            Head::List(n) => pending += n as u64 + 1,
+            Head::Map(n) => pending += 2 * n as u64,
+            _ => {}
+        }
+    }
+    Some(p)
+}
+
+/// Arity of the tuple at the start of `b`, or `None` if `b` is not a tuple.
+#[inline]
+pub fn tuple_arity(b: &[u8]) -> Option<u32> {
+    match read_head(b, 0)? {
+        (Head::Tuple(n), _) => Some(n),
+        _ => None,
+    }
+}
+
+/// Byte range of element `index` (1-based, as in `element/2`) of the tuple at the start of
+/// `b`, or `None` if `b` is not a tuple or is too small.
+pub fn element_range(b: &[u8], index: usize) -> Option<std::ops::Range<usize>> {
+    let (head, mut p) = read_head(b, 0)?;
+    let Head::Tuple(arity) = head else {
+        return None;
+    };
+    if index == 0 || index > arity as usize {
+        return None;
+    }
+    for _ in 1..index {
+        p = skip(b, p)?;
+    }
+    let end = skip(b, p)?;
+    Some(p..end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::term::Writer;
+
+    #[test]
+    fn elements_and_skip() {
+        let mut w = Writer::default();
+        w.tuple(3);
+        w.imm(0x1f);
+        w.list(2);
+        w.float(1.5);
+        w.binary(b"abc");
+        w.imm(0x3b);
+        w.map(vec![(vec![tag::IMM, 1, 0, 0, 0, 0, 0, 0, 0], vec![tag::BIN, 0, 0, 0, 0])]);
+        let b = &w.buf;
+        assert_eq!(tuple_arity(b), Some(3));
+        assert_eq!(skip(b, 0), Some(b.len()));
+        let r1 = element_range(b, 1).unwrap();
+        assert_eq!(read_head(b, r1.start).unwrap().0, Head::Imm(0x1f));
+        let r2 = element_range(b, 2).unwrap();
+        assert_eq!(read_head(b, r2.start).unwrap().0, Head::List(2));
+        let r3 = element_range(b, 3).unwrap();
+        assert_eq!(r3.end, b.len());
+        assert!(element_range(b, 4).is_none());
+        assert!(element_range(b, 0).is_none());
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for len in 0..64 {
+            for _ in 0..200 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        (x % 11) as u8
+                    })
+                    .collect();
+                let _ = skip(&bytes, 0);
+                let _ = element_range(&bytes, 2);
+            }
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Crate-level tests: model tests of the hash engine against std collections, a threaded
+//! stress test, and (under `cfg(loom)`) loom scenarios.
+
+mod hash_model;
+#[cfg(loom)]
+mod loom_hash;
+mod stress;
