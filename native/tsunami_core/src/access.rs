@@ -42,7 +42,10 @@ pub enum Op {
 /// the common public / protected-read paths).
 #[inline]
 pub fn needs_caller(p: Protection, op: Op) -> bool {
-    !matches!((p, op), (Protection::Public, _) | (Protection::Protected, Op::Read))
+    !matches!(
+        (p, op),
+        (Protection::Public, _) | (Protection::Protected, Op::Read)
+    )
 }
 
 /// Checks `caller` against `owner` for `op`.

@@ -21,6 +21,8 @@ pub enum Cause {
     Owner,
     /// A named table of that name already exists. Cause `already_exists`.
     AlreadyExists,
+    /// The table argument is neither a table id nor an atom. Cause `type`.
+    NotATable,
     /// Plain `badarg` with no cause: wrong type, out of range and so on; the message is
     /// derived from the arguments, as `:ets` does.
     Type,

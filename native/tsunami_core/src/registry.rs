@@ -147,7 +147,10 @@ mod tests {
         let r: Registry<u32> = Registry::new();
         r.register(1, Some(100), 11).unwrap();
         r.register(2, None, 22).unwrap();
-        assert_eq!(r.register(3, Some(100), 33), Err(Cause::AlreadyExists.into()));
+        assert_eq!(
+            r.register(3, Some(100), 33),
+            Err(Cause::AlreadyExists.into())
+        );
         assert_eq!(r.with_name(100, |h| *h), Some(11));
         r.rename(1, 100, 200).unwrap();
         assert_eq!(r.with_name(100, |h| *h), None);

@@ -137,6 +137,12 @@ impl Table {
         self.live()
     }
 
+    /// The storage whether or not the table was deleted (a deleted table's storage is
+    /// empty but still exists, e.g. for a cursor to unfix it).
+    pub fn storage_unchecked(&self) -> &Storage {
+        &self.storage
+    }
+
     /// Marks the table deleted (false if it already was) and frees its contents off the
     /// caller's path.
     pub fn mark_deleted(&self) -> bool {

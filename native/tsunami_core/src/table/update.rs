@@ -113,17 +113,40 @@ mod tests {
     fn counters_thresholds_and_errors() {
         let body = obj(&[1, 10, 20]);
         let ops = [
-            CounterOp { pos: 2, incr: Int::Fix(5), threshold: None },
-            CounterOp { pos: 2, incr: Int::Fix(5), threshold: Some((Int::Fix(18), Int::Fix(0))) },
-            CounterOp { pos: 3, incr: Int::Fix(-30), threshold: Some((Int::Fix(-5), Int::Fix(-5))) },
+            CounterOp {
+                pos: 2,
+                incr: Int::Fix(5),
+                threshold: None,
+            },
+            CounterOp {
+                pos: 2,
+                incr: Int::Fix(5),
+                threshold: Some((Int::Fix(18), Int::Fix(0))),
+            },
+            CounterOp {
+                pos: 3,
+                incr: Int::Fix(-30),
+                threshold: Some((Int::Fix(-5), Int::Fix(-5))),
+            },
         ];
         let (w, res) = apply_counter(&body, 1, &ops).unwrap();
         assert_eq!(res, vec![Int::Fix(15), Int::Fix(0), Int::Fix(-5)]);
         let o = ObjBuilder::finish(w, 1, None).unwrap();
         assert_eq!(o.body(), &obj(&[1, 0, -5])[..]);
-        let bad_key = [CounterOp { pos: 1, incr: Int::Fix(1), threshold: None }];
-        assert_eq!(apply_counter(&body, 1, &bad_key).unwrap_err(), Cause::KeyPos.into());
-        let bad_pos = [CounterOp { pos: 4, incr: Int::Fix(1), threshold: None }];
+        let bad_key = [CounterOp {
+            pos: 1,
+            incr: Int::Fix(1),
+            threshold: None,
+        }];
+        assert_eq!(
+            apply_counter(&body, 1, &bad_key).unwrap_err(),
+            Cause::KeyPos.into()
+        );
+        let bad_pos = [CounterOp {
+            pos: 4,
+            incr: Int::Fix(1),
+            threshold: None,
+        }];
         assert!(apply_counter(&body, 1, &bad_pos).is_err());
     }
 

@@ -197,14 +197,19 @@ impl Big {
         }
         // Different signs: subtract the smaller magnitude from the larger.
         let (big, small, neg) = match Self::cmp_mag(&self.mag, &other.mag) {
-            Ordering::Equal => return Big { neg: false, mag: vec![] },
+            Ordering::Equal => {
+                return Big {
+                    neg: false,
+                    mag: vec![],
+                }
+            }
             Ordering::Greater => (&self.mag, &other.mag, self.neg),
             Ordering::Less => (&other.mag, &self.mag, other.neg),
         };
         let mut mag = Vec::with_capacity(big.len());
         let mut borrow = 0i16;
-        for i in 0..big.len() {
-            let mut d = big[i] as i16 - *small.get(i).unwrap_or(&0) as i16 - borrow;
+        for (i, &digit) in big.iter().enumerate() {
+            let mut d = digit as i16 - *small.get(i).unwrap_or(&0) as i16 - borrow;
             borrow = (d < 0) as i16;
             if d < 0 {
                 d += 256;

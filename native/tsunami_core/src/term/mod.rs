@@ -110,7 +110,8 @@ impl Writer {
     #[inline]
     pub fn binary(&mut self, bytes: &[u8]) {
         self.buf.push(tag::BIN);
-        self.buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        self.buf
+            .extend_from_slice(&(bytes.len() as u32).to_le_bytes());
         self.buf.extend_from_slice(bytes);
     }
     /// Writes a map from already-encoded (key, value) pairs, sorting them so equal maps
@@ -130,7 +131,8 @@ impl Writer {
     #[inline]
     pub fn ext(&mut self, bytes: &[u8]) {
         self.buf.push(tag::EXT);
-        self.buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        self.buf
+            .extend_from_slice(&(bytes.len() as u32).to_le_bytes());
         self.buf.extend_from_slice(bytes);
     }
     /// Appends bytes that already hold one encoded term.

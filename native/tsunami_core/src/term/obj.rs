@@ -60,13 +60,20 @@ impl Obj {
     pub fn has_key(&self, hash: u64, key: &[u8]) -> bool {
         self.hash() == hash && self.key() == key
     }
-    /// Rebuilds an object from a new tuple encoding (a writer from [`ObjBuilder::writer`]) with the key at the same place
-    /// (used by `update_counter` / `update_element`, which never change the key).
-    /// `pin` is carried over.
-    pub fn with_body(self, keypos: usize, w: Writer) -> Option<Obj> {
-        let mut obj = ObjBuilder::finish(w, keypos, None)?;
-        obj.pin = self.pin;
-        Some(obj)
+    /// Replaces the tuple by a new encoding (a writer from [`ObjBuilder::writer`]) with
+    /// the key at the same place, keeping the keep-alive (`update_counter`,
+    /// `update_element`). `None`, and no change, when the new body is malformed.
+    pub fn replace_body(&mut self, keypos: usize, w: Writer) -> Option<()> {
+        let fresh = ObjBuilder::finish(w, keypos, None)?;
+        self.bytes = fresh.bytes;
+        Some(())
+    }
+    /// Adds a keep-alive (for VM-refcounted terms written into the object later).
+    pub fn add_pin(&mut self, p: Pin) {
+        self.pin = Some(Box::new(match self.pin.take() {
+            None => p,
+            Some(old) => Box::new((old, p)) as Pin,
+        }));
     }
 }
 

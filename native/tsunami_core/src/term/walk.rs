@@ -121,7 +121,10 @@ mod tests {
         w.float(1.5);
         w.binary(b"abc");
         w.imm(0x3b);
-        w.map(vec![(vec![tag::IMM, 1, 0, 0, 0, 0, 0, 0, 0], vec![tag::BIN, 0, 0, 0, 0])]);
+        w.map(vec![(
+            vec![tag::IMM, 1, 0, 0, 0, 0, 0, 0, 0],
+            vec![tag::BIN, 0, 0, 0, 0],
+        )]);
         let b = &w.buf;
         assert_eq!(tuple_arity(b), Some(3));
         assert_eq!(skip(b, 0), Some(b.len()));

@@ -101,7 +101,11 @@ fn run(mode: KeyMode, shards: usize, seed: u64, steps: usize, keys: u64) {
                 assert_eq!(t.member(h, &key), m.contains_key(&k));
             }
         }
-        assert_eq!(vals(&t, k), m.get(&k).cloned().unwrap_or_default(), "step {step}");
+        assert_eq!(
+            vals(&t, k),
+            m.get(&k).cloned().unwrap_or_default(),
+            "step {step}"
+        );
         if step % 97 == 0 {
             t.check_invariants();
             assert_eq!(t.len(), m.values().map(|v| v.len()).sum::<usize>());

@@ -35,7 +35,7 @@ use crate::config;
 use crate::error::{Cause, Result};
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{CachePadded, RwLock};
-use crate::term::Obj;
+use crate::term::{Obj, Pin, Writer};
 use shard::Shard;
 
 /// A lock-striped linear hash table.
@@ -176,37 +176,53 @@ impl HashTable {
         out
     }
 
-    /// Replaces the single object with this key by `f(old)`, atomically. Without an
-    /// object, inserts `default` (if given) and then applies `f` to it. Returns `f`'s
-    /// result value; `Err` leaves the table unchanged.
+    /// Replaces the tuple of the single object with this key by `f(old)` (a new encoding
+    /// with the key unchanged), atomically; `pin` is added to the object's keep-alives.
+    /// Without an object, `default` (if given) is inserted with `f` applied to it. Returns
+    /// `f`'s result; `Err` (`badkey` when there is neither object nor default) leaves the
+    /// table unchanged.
     ///
-    /// Only for [`KeyMode::Unique`] tables (the table checks).
+    /// Only for [`KeyMode::Unique`] tables (the caller checks).
+    #[allow(clippy::too_many_arguments)]
     pub fn update<R, F>(
         &self,
         hash: u64,
         key: &[u8],
+        keypos: usize,
         default: Option<Obj>,
+        pin: Option<Pin>,
         f: F,
     ) -> Result<(R, Garbage)>
     where
-        F: FnOnce(&Obj) -> Result<(Obj, R)>,
+        F: FnOnce(&Obj) -> Result<(Writer, R)>,
     {
         debug_assert_eq!(self.mode, KeyMode::Unique);
         let mut shard = self.shards[self.shard_of(hash)].write();
         let bh = self.bucket_hash(hash);
-        let mut garbage = Vec::new();
         let mut f = Some(f);
         let apply = |f: &mut Option<F>, old: &Obj| (f.take().expect("applied once"))(old);
-        let found = shard.replace_with(bh, hash, key, |old| apply(&mut f, old), &mut garbage)?;
+        let mut pin = pin;
+        let found = shard.replace_with(bh, hash, key, |obj| {
+            let (w, r) = apply(&mut f, obj)?;
+            obj.replace_body(keypos, w).ok_or(Cause::Type)?;
+            if let Some(p) = pin.take() {
+                obj.add_pin(p);
+            }
+            Ok::<R, crate::error::Error>(r)
+        })?;
         if let Some(r) = found {
-            return Ok((r, garbage));
+            return Ok((r, Vec::new()));
         }
-        let Some(default) = default else {
+        let Some(mut obj) = default else {
             return Err(Cause::BadKey.into());
         };
-        let (new, r) = apply(&mut f, &default)?;
-        garbage.push(default);
-        shard.insert(self.mode, bh, new, &mut garbage);
+        let (w, r) = apply(&mut f, &obj)?;
+        obj.replace_body(keypos, w).ok_or(Cause::Type)?;
+        if let Some(p) = pin.take() {
+            obj.add_pin(p);
+        }
+        let mut garbage = Vec::new();
+        shard.insert(self.mode, bh, obj, &mut garbage);
         if self.resizable() {
             shard.grow_if_needed();
         }
@@ -289,20 +305,17 @@ impl HashTable {
     /// table; `Ok(None)` at the end.
     pub fn next<R>(&self, hash: u64, key: &[u8], f: impl FnOnce(&Obj) -> R) -> Result<Option<R>> {
         let s = self.shard_of(hash);
-        let mut f = Some(f);
-        {
-            let shard = self.shards[s].read();
-            match shard.after_key(self.bucket_hash(hash), hash, key) {
-                None => return Err(Cause::Type.into()),
-                Some(Ok(obj)) => return Ok(Some((f.take().unwrap())(obj))),
-                Some(Err(next_bucket)) => {
-                    drop(shard);
-                    let pos = Position {
-                        shard: s,
-                        bucket: next_bucket,
-                    };
-                    return Ok(self.first_from(pos, f.take().unwrap()));
-                }
+        let shard = self.shards[s].read();
+        match shard.after_key(self.bucket_hash(hash), hash, key) {
+            None => Err(Cause::Type.into()),
+            Some(Ok(obj)) => Ok(Some(f(obj))),
+            Some(Err(next_bucket)) => {
+                drop(shard);
+                let pos = Position {
+                    shard: s,
+                    bucket: next_bucket,
+                };
+                Ok(self.first_from(pos, f))
             }
         }
     }

@@ -264,29 +264,33 @@ impl Shard {
             .collect()
     }
 
-    /// Replaces the object with this key by `f(old)`. `Ok(None)` when there is none.
+    /// Changes the object with this key in place with `f`. `Ok(None)` when there is none;
+    /// an `Err` from `f` must leave the object unchanged.
     pub fn replace_with<R, E>(
         &mut self,
         bh: u64,
         hash: u64,
         key: &[u8],
-        f: impl FnOnce(&Obj) -> Result<(Obj, R), E>,
-        garbage: &mut Garbage,
+        f: impl FnOnce(&mut Obj) -> Result<R, E>,
     ) -> Result<Option<R>, E> {
         let i = self.address(bh);
         let mut cur = self.bucket_mut(i);
+        let mut found: Option<&mut Obj> = None;
         while let Some(node) = cur {
             if node.obj.has_key(hash, key) {
-                let (new, r) = f(&node.obj)?;
-                let (add, old_bytes) = (new.heap_bytes(), node.obj.heap_bytes());
-                let old = std::mem::replace(&mut node.obj, new);
-                self.bytes = self.bytes + add - old_bytes;
-                garbage.push(old);
-                return Ok(Some(r));
+                found = Some(&mut node.obj);
+                break;
             }
             cur = &mut node.next;
         }
-        Ok(None)
+        let Some(obj) = found else {
+            return Ok(None);
+        };
+        let before = obj.heap_bytes();
+        let r = f(obj)?;
+        let after = obj.heap_bytes();
+        self.bytes = self.bytes + after - before;
+        Ok(Some(r))
     }
 
     /// Splits one bucket if the load asks for it.
@@ -369,7 +373,11 @@ impl Shard {
             let mut keys: Vec<&[u8]> = Vec::new();
             while let Some(node) = cur {
                 assert!(in_shard(node.obj.hash()));
-                assert_eq!(self.address(self.bucket_hash_of(&node.obj)), i, "object in wrong bucket");
+                assert_eq!(
+                    self.address(self.bucket_hash_of(&node.obj)),
+                    i,
+                    "object in wrong bucket"
+                );
                 let k = node.obj.key();
                 if keys.last() != Some(&k) {
                     assert!(!keys.contains(&k), "a key's objects are not contiguous");
@@ -386,6 +394,7 @@ impl Shard {
     }
 }
 
+#[allow(clippy::vec_box)] // the nodes are relinked, not moved out of their boxes
 fn relink(nodes: Vec<Box<Node>>) -> Chain {
     let mut head: Chain = None;
     for mut node in nodes.into_iter().rev() {

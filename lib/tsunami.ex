@@ -1,0 +1,424 @@
+defmodule Tsunami do
+  @moduledoc """
+  In-memory tables for the BEAM, a drop-in replacement for `:ets`.
+
+  Every function has the name, arguments, results and errors of its `:ets` namesake
+  (OTP 25): replace `:ets.` with `Tsunami.` and the program behaves the same. Storage
+  lives in a Rust NIF; objects are stored in a compact encoding of their own, not on any
+  process heap.
+
+  ## Table types
+
+    * `:set` (default): one object per key; keys match with `===` (`1` and `1.0` are
+      different keys).
+    * `:bag`: many objects per key, in insertion order, no two identical.
+    * `:duplicate_bag`: many objects per key, copies allowed.
+    * `:ordered_set`: not available yet (raises `ArgumentError`).
+
+  `set`, `bag` and `duplicate_bag` share a lock-striped linear hash table: it grows and
+  shrinks one bucket at a time, so no insert ever waits for a whole-table rehash, and
+  readers never block each other.
+
+  ## Access
+
+  `:public`, `:protected` (default) and `:private` work as in `:ets`: the owner may do
+  anything; other processes may read a protected table and use a public one freely. The
+  rule is checked inside the NIF against the calling process, so it cannot be bypassed.
+
+      iex> t = Tsunami.new(:example, [:private])
+      iex> task = Task.async(fn -> Tsunami.lookup(t, :k) end)
+      iex> {:exit, {%ArgumentError{}, _}} = Task.yield(task) || Task.shutdown(task)
+      iex> Tsunami.lookup(t, :k)
+      []
+
+  ## Ownership
+
+  The creating process owns the table; when it exits, the table is deleted, or given to
+  its heir (`{:heir, pid, data}`), which then receives
+  `{:"ETS-TRANSFER", tab, from_pid, data}`. `give_away/3` hands a table over explicitly.
+
+  ## Concurrency options
+
+  `:read_concurrency`, `:write_concurrency` (`true`, `false`, `:auto`) and
+  `:decentralized_counters` are accepted and reported by `info/2` exactly as `:ets` does.
+  Tables always use lock striping; `write_concurrency` raises the stripe count.
+
+  ## Errors
+
+  Misuse raises `ArgumentError` where `:ets` raises `badarg` (an Erlang caller sees
+  `error:badarg`), and the message names the bad argument as it does for `:ets`:
+
+      iex> Tsunami.lookup(:no_such_table, 1)
+      ** (ArgumentError) errors were found at the given arguments:
+
+        * 1st argument: the table identifier does not refer to an existing ETS table
+
+  ## Differences from `:ets`
+
+    * Table ids are NIF resources (they print as references), and `all/0` lists only
+      Tsunami's tables.
+    * `insert/2` of a list into a bag keeps the list's order (OTP 25.3+ behaviour;
+      OTP 25.2 reversed it).
+    * On OTP < 27 a float key `-0.0` is stored as `0.0` (the two are the same key there).
+  """
+
+  alias Tsunami.ErrorInfo
+  alias Tsunami.Native
+
+  @type tab :: atom() | reference()
+  @type table_type :: :set | :ordered_set | :bag | :duplicate_bag
+  @type access :: :public | :protected | :private
+  @type option ::
+          table_type
+          | access
+          | :named_table
+          | {:keypos, pos_integer()}
+          | {:heir, pid(), term()}
+          | {:heir, :none}
+          | {:read_concurrency, boolean()}
+          | {:write_concurrency, boolean() | :auto}
+          | {:decentralized_counters, boolean()}
+          | :compressed
+  @type continuation :: term()
+
+  # Calls a NIF; a failure is re-raised from the calling function with its own
+  # arguments, as :ets's BIFs do (see Tsunami.ErrorInfo).
+  defmacrop nif(args, do: call), do: wrap(args, call)
+  defmacrop nif(args, call), do: wrap(args, call)
+
+  defp wrap(args, call) do
+    quote do
+      try do
+        unquote(call)
+      catch
+        :error, reason ->
+          :erlang.error(ErrorInfo.reason(reason), unquote(args), ErrorInfo.options(reason))
+      end
+    end
+  end
+
+  @doc """
+  Creates a table. Options as in `:ets.new/2`.
+
+      iex> t = Tsunami.new(:users, [:set, :public])
+      iex> Tsunami.info(t, :type)
+      :set
+      iex> Tsunami.new(:named_doc, [:named_table])
+      :named_doc
+      iex> Tsunami.new(:bad, [{:keypos, 0}])
+      ** (ArgumentError) errors were found at the given arguments:
+
+        * 2nd argument: invalid options
+  """
+  @spec new(atom(), [option]) :: tab
+  def new(name, options), do: nif([name, options], Native.new(name, options))
+
+  @doc """
+  Deletes the whole table.
+
+      iex> t = Tsunami.new(:gone, [])
+      iex> Tsunami.delete(t)
+      true
+      iex> Tsunami.info(t)
+      :undefined
+  """
+  @spec delete(tab) :: true
+  def delete(tab), do: nif([tab], Native.delete(tab))
+
+  @doc """
+  Deletes all objects with key `key`.
+
+      iex> t = Tsunami.new(:del, [])
+      iex> Tsunami.insert(t, {:a, 1})
+      iex> Tsunami.delete(t, :a)
+      true
+      iex> Tsunami.lookup(t, :a)
+      []
+  """
+  @spec delete(tab, term()) :: true
+  def delete(tab, key), do: nif([tab, key], Native.delete_key(tab, key))
+
+  @doc """
+  Inserts an object or a list of objects (atomically). In a `set` an object replaces
+  the one with the same key.
+
+      iex> t = Tsunami.new(:ins, [])
+      iex> Tsunami.insert(t, [{:a, 1}, {:b, 2}])
+      true
+      iex> Tsunami.insert(t, {})
+      ** (ArgumentError) errors were found at the given arguments:
+
+        * 2nd argument: not a tuple
+  """
+  @spec insert(tab, tuple() | [tuple()]) :: true
+  def insert(tab, objects) do
+    nif [tab, objects] do
+      case Native.insert(tab, objects) do
+        :"$tsunami_dirty" -> Native.insert_dirty(tab, objects)
+        result -> result
+      end
+    end
+  end
+
+  @doc """
+  Like `insert/2`, but inserts nothing and returns `false` if any key is present.
+
+      iex> t = Tsunami.new(:insnew, [])
+      iex> Tsunami.insert_new(t, {:a, 1})
+      true
+      iex> Tsunami.insert_new(t, [{:b, 1}, {:a, 2}])
+      false
+  """
+  @spec insert_new(tab, tuple() | [tuple()]) :: boolean()
+  def insert_new(tab, objects) do
+    nif [tab, objects] do
+      case Native.insert_new(tab, objects) do
+        :"$tsunami_dirty" -> Native.insert_new_dirty(tab, objects)
+        result -> result
+      end
+    end
+  end
+
+  @doc """
+  All objects with key `key`.
+
+      iex> t = Tsunami.new(:look, [:bag])
+      iex> Tsunami.insert(t, [{:k, 1}, {:k, 2}])
+      iex> Tsunami.lookup(t, :k)
+      [{:k, 1}, {:k, 2}]
+  """
+  @spec lookup(tab, term()) :: [tuple()]
+  def lookup(tab, key), do: nif([tab, key], Native.lookup(tab, key))
+
+  @doc """
+  Element `pos` of the object with key `key` (a list of them for bags).
+
+      iex> t = Tsunami.new(:le, [])
+      iex> Tsunami.insert(t, {:k, :v})
+      iex> Tsunami.lookup_element(t, :k, 2)
+      :v
+      iex> Tsunami.lookup_element(t, :missing, 2)
+      ** (ArgumentError) errors were found at the given arguments:
+
+        * 2nd argument: not a key that exists in the table
+  """
+  @spec lookup_element(tab, term(), pos_integer()) :: term()
+  def lookup_element(tab, key, pos),
+    do: nif([tab, key, pos], Native.lookup_element(tab, key, pos))
+
+  @doc """
+  Whether an object with key `key` exists.
+
+      iex> t = Tsunami.new(:mem, [])
+      iex> Tsunami.insert(t, {1})
+      iex> {Tsunami.member(t, 1), Tsunami.member(t, 1.0)}
+      {true, false}
+  """
+  @spec member(tab, term()) :: boolean()
+  def member(tab, key), do: nif([tab, key], Native.member(tab, key))
+
+  @doc """
+  Deletes the exact object `object` (every copy in a `duplicate_bag`).
+
+      iex> t = Tsunami.new(:delobj, [:bag])
+      iex> Tsunami.insert(t, [{:k, 1}, {:k, 2}])
+      iex> Tsunami.delete_object(t, {:k, 1})
+      true
+      iex> Tsunami.lookup(t, :k)
+      [{:k, 2}]
+  """
+  @spec delete_object(tab, tuple()) :: true
+  def delete_object(tab, object), do: nif([tab, object], Native.delete_object(tab, object))
+
+  @doc """
+  Removes and returns the objects with key `key`.
+
+      iex> t = Tsunami.new(:take, [])
+      iex> Tsunami.insert(t, {:k, 1})
+      iex> Tsunami.take(t, :k)
+      [{:k, 1}]
+      iex> Tsunami.take(t, :k)
+      []
+  """
+  @spec take(tab, term()) :: [tuple()]
+  def take(tab, key), do: nif([tab, key], Native.take(tab, key))
+
+  @doc """
+  Deletes every object, atomically.
+
+      iex> t = Tsunami.new(:dao, [])
+      iex> Tsunami.insert(t, [{1}, {2}])
+      iex> Tsunami.delete_all_objects(t)
+      true
+      iex> Tsunami.info(t, :size)
+      0
+  """
+  @spec delete_all_objects(tab) :: true
+  def delete_all_objects(tab), do: nif([tab], Native.delete_all_objects(tab))
+
+  @doc """
+  Adds to integer counters of the object with key `key`, atomically. `incr` is an
+  integer (the element after the key), `{pos, incr}`, `{pos, incr, threshold, set_value}`
+  or a list of those (then a list of results is returned).
+
+      iex> t = Tsunami.new(:uc, [])
+      iex> Tsunami.insert(t, {:hits, 0, 10})
+      iex> Tsunami.update_counter(t, :hits, 1)
+      1
+      iex> Tsunami.update_counter(t, :hits, [{2, 5}, {3, -20, 0, 0}])
+      [6, 0]
+      iex> Tsunami.update_counter(t, :nope, 1)
+      ** (ArgumentError) errors were found at the given arguments:
+
+        * 2nd argument: not a key that exists in the table
+  """
+  @spec update_counter(tab, term(), term()) :: integer() | [integer()]
+  def update_counter(tab, key, incr),
+    do: nif([tab, key, incr], Native.update_counter(tab, key, incr, nil))
+
+  @doc """
+  Like `update_counter/3`, inserting `default` (with its key element set to `key`) when
+  the key is missing.
+
+      iex> t = Tsunami.new(:uc4, [])
+      iex> Tsunami.update_counter(t, :k, 5, {:whatever, 100})
+      105
+  """
+  @spec update_counter(tab, term(), term(), tuple()) :: integer() | [integer()]
+  def update_counter(tab, key, incr, default),
+    do: nif([tab, key, incr, default], Native.update_counter(tab, key, incr, default))
+
+  @doc """
+  Replaces elements of the object with key `key`: `{pos, value}` or a list of them.
+  Returns `false` if there is no such object.
+
+      iex> t = Tsunami.new(:ue, [])
+      iex> Tsunami.insert(t, {:k, 1, 2})
+      iex> Tsunami.update_element(t, :k, [{2, :a}, {3, :b}])
+      true
+      iex> Tsunami.lookup(t, :k)
+      [{:k, :a, :b}]
+  """
+  @spec update_element(tab, term(), {pos_integer(), term()} | [{pos_integer(), term()}]) ::
+          boolean()
+  def update_element(tab, key, element_spec),
+    do: nif([tab, key, element_spec], Native.update_element(tab, key, element_spec))
+
+  @doc """
+  Every object of the table.
+
+      iex> t = Tsunami.new(:t2l, [])
+      iex> Tsunami.insert(t, {:a, 1})
+      iex> Tsunami.tab2list(t)
+      [{:a, 1}]
+  """
+  @spec tab2list(tab) :: [tuple()]
+  def tab2list(tab), do: nif([tab], collect(tab, nil, []))
+
+  # The NIF hands back one chunk (~1000 objects) per call, so no call holds a scheduler
+  # for long; the cursor keeps the table from resizing until the walk is over.
+  defp collect(tab, cont, acc) do
+    case Native.tab2list_chunk(tab, cont) do
+      {objects, :"$end_of_table"} -> :lists.append(:lists.reverse([objects | acc]))
+      {objects, cursor} -> collect(tab, cursor, [objects | acc])
+    end
+  end
+
+  @doc """
+  The first key in the table's internal order, or `:"$end_of_table"`.
+
+      iex> t = Tsunami.new(:first, [])
+      iex> Tsunami.first(t)
+      :"$end_of_table"
+  """
+  @spec first(tab) :: term()
+  def first(tab), do: nif([tab], Native.first(tab))
+
+  @doc """
+  The key after `key`, or `:"$end_of_table"`. Raises if `key` is not in the table.
+
+      iex> t = Tsunami.new(:next, [])
+      iex> Tsunami.insert(t, {:only})
+      iex> Tsunami.next(t, Tsunami.first(t))
+      :"$end_of_table"
+  """
+  @spec next(tab, term()) :: term()
+  def next(tab, key), do: nif([tab, key], Native.next(tab, key))
+
+  @doc """
+  Information about the table as a keyword list, or `:undefined` if it does not exist.
+
+      iex> t = Tsunami.new(:info1, [:bag])
+      iex> Keyword.take(Tsunami.info(t), [:type, :size, :keypos])
+      [size: 0, type: :bag, keypos: 1]
+  """
+  @spec info(tab) :: keyword() | :undefined
+  def info(tab), do: nif([tab], Native.info(tab, node()))
+
+  @doc """
+  One item of `info/1` (or `:fixed`, `:safe_fixed`, `:stats`, ...).
+
+      iex> t = Tsunami.new(:info2, [{:keypos, 2}])
+      iex> Tsunami.info(t, :keypos)
+      2
+  """
+  @spec info(tab, atom()) :: term()
+  def info(tab, item), do: nif([tab, item], Native.info_item(tab, item, node()))
+
+  @doc """
+  The id of the table named `name`, or `:undefined`.
+
+      iex> t = Tsunami.new(:where_doc, [:named_table])
+      iex> is_reference(Tsunami.whereis(t))
+      true
+      iex> Tsunami.whereis(:no_such_name)
+      :undefined
+  """
+  @spec whereis(atom()) :: reference() | :undefined
+  def whereis(name), do: nif([name], Native.whereis(name))
+
+  @doc """
+  All Tsunami tables (names for named tables, ids otherwise).
+
+      iex> t = Tsunami.new(:all_doc, [])
+      iex> t in Tsunami.all()
+      true
+  """
+  @spec all() :: [tab]
+  def all, do: Native.all()
+
+  @doc """
+  Renames a table (returns the new name for named tables, the id otherwise).
+
+      iex> Tsunami.new(:old_name, [:named_table])
+      iex> Tsunami.rename(:old_name, :new_name)
+      :new_name
+  """
+  @spec rename(tab, atom()) :: tab
+  def rename(tab, name), do: nif([tab, name], Native.rename(tab, name))
+
+  @doc """
+  Gives the table to `pid`, which receives `{:"ETS-TRANSFER", tab, self(), gift_data}`.
+
+      iex> t = Tsunami.new(:gift, [])
+      iex> Tsunami.give_away(t, self(), :x)
+      ** (ArgumentError) errors were found at the given arguments:
+
+        * 2nd argument: the process is already the owner of the table
+  """
+  @spec give_away(tab, pid(), term()) :: true
+  def give_away(tab, pid, gift_data),
+    do: nif([tab, pid, gift_data], Native.give_away(tab, pid, gift_data))
+
+  @doc """
+  Sets `{:heir, pid, data}`, `{:heir, :none}` or `{:protection, p}` (owner only).
+
+      iex> t = Tsunami.new(:opts, [])
+      iex> Tsunami.setopts(t, {:protection, :public})
+      true
+      iex> Tsunami.info(t, :protection)
+      :public
+  """
+  @spec setopts(tab, tuple() | [tuple()]) :: true
+  def setopts(tab, opts), do: nif([tab, opts], Native.setopts(tab, opts))
+end

@@ -1,0 +1,44 @@
+defmodule Tsunami.Native do
+  @moduledoc false
+  # NIF stubs, replaced by `native/tsunami_nif` when the library loads. Nothing else.
+
+  @on_load :load_nif
+
+  def load_nif do
+    path = :filename.join(:code.priv_dir(:tsunami), ~c"libtsunami_nif")
+    :erlang.load_nif(path, 0)
+  end
+
+  defp nif, do: :erlang.nif_error(:nif_not_loaded)
+
+  # table
+  def new(_name, _opts), do: nif()
+  def delete(_tab), do: nif()
+  def whereis(_name), do: nif()
+  def all(), do: nif()
+  def info(_tab, _node), do: nif()
+  def info_item(_tab, _item, _node), do: nif()
+  def rename(_tab, _name), do: nif()
+  def give_away(_tab, _pid, _data), do: nif()
+  def setopts(_tab, _opts), do: nif()
+  def delete_all_objects(_tab), do: nif()
+
+  # read
+  def lookup(_tab, _key), do: nif()
+  def member(_tab, _key), do: nif()
+  def lookup_element(_tab, _key, _pos), do: nif()
+  def first(_tab), do: nif()
+  def next(_tab, _key), do: nif()
+  def tab2list_chunk(_tab, _cont), do: nif()
+
+  # write
+  def insert(_tab, _objs), do: nif()
+  def insert_dirty(_tab, _objs), do: nif()
+  def insert_new(_tab, _objs), do: nif()
+  def insert_new_dirty(_tab, _objs), do: nif()
+  def delete_key(_tab, _key), do: nif()
+  def delete_object(_tab, _obj), do: nif()
+  def take(_tab, _key), do: nif()
+  def update_counter(_tab, _key, _ops, _default), do: nif()
+  def update_element(_tab, _key, _ops), do: nif()
+end

@@ -1,0 +1,138 @@
+//! Reads: `lookup`, `lookup_element`, `member`, `first`, `next`, and the chunked
+//! traversal behind `tab2list`.
+//!
+//! Terms are built from the stored bytes while the shard's read lock is held; nothing is
+//! copied out first.
+
+use crate::atoms;
+use crate::convert::{self, caller, decode, decode_obj, encode_key};
+use crate::error::{badarg, raise, NifResult, OrRaise};
+use crate::resource::{handle_of, with_table, Cursor};
+use rustler::{Encoder, Env, ResourceArc, Term};
+use tsunami_core::backend::Position;
+use tsunami_core::config::TRAVERSAL_CHUNK;
+use tsunami_core::term::element_range;
+use tsunami_core::Cause;
+
+#[rustler::nif]
+fn lookup<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
+    with_table(tab, |t| {
+        let s = t.table.read(|| caller(env)).or_raise()?;
+        let (hash, k) = encode_key(key)?;
+        let mut out: Vec<Term<'a>> = Vec::new();
+        let mut err = None;
+        s.hash().lookup(hash, &k, |obj| match decode_obj(env, obj) {
+            Ok(term) => out.push(term),
+            Err(e) => err = Some(e),
+        });
+        match err {
+            Some(e) => Err(e),
+            None => Ok(convert::make_list(env, &out)),
+        }
+    })
+}
+
+#[rustler::nif]
+fn member<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool> {
+    with_table(tab, |t| {
+        let s = t.table.read(|| caller(env)).or_raise()?;
+        let (hash, k) = encode_key(key)?;
+        Ok(s.hash().member(hash, &k))
+    })
+}
+
+#[rustler::nif]
+fn lookup_element<'a>(
+    env: Env<'a>,
+    tab: Term<'a>,
+    key: Term<'a>,
+    pos: Term<'a>,
+) -> NifResult<Term<'a>> {
+    with_table(tab, |t| {
+        let s = t.table.read(|| caller(env)).or_raise()?;
+        let pos: i64 = pos.decode().map_err(|_| badarg())?;
+        if pos < 1 {
+            return Err(badarg());
+        }
+        let (hash, k) = encode_key(key)?;
+        let mut out: Vec<Term<'a>> = Vec::new();
+        let mut bad = false;
+        s.hash().lookup(hash, &k, |obj| {
+            match element_range(obj.body(), pos as usize).map(|r| decode(env, &obj.body()[r])) {
+                Some(Ok(term)) => out.push(term),
+                _ => bad = true,
+            }
+        });
+        if bad {
+            return Err(badarg());
+        }
+        match (t.table.options.kind, out.len()) {
+            (_, 0) => Err(raise(Cause::BadKey.into())),
+            (tsunami_core::table::TableType::Set, _) => Ok(out[0]),
+            _ => Ok(convert::make_list(env, &out)),
+        }
+    })
+}
+
+#[rustler::nif]
+fn first<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
+    with_table(tab, |t| {
+        let s = t.table.read(|| caller(env)).or_raise()?;
+        match s.hash().first(|obj| decode(env, obj.key())) {
+            Some(k) => k,
+            None => Ok(atoms::end_of_table().encode(env)),
+        }
+    })
+}
+
+#[rustler::nif]
+fn next<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
+    with_table(tab, |t| {
+        let s = t.table.read(|| caller(env)).or_raise()?;
+        let (hash, k) = encode_key(key)?;
+        match s
+            .hash()
+            .next(hash, &k, |obj| decode(env, obj.key()))
+            .or_raise()?
+        {
+            Some(k) => k,
+            None => Ok(atoms::end_of_table().encode(env)),
+        }
+    })
+}
+
+/// One chunk of a whole-table traversal. `cont` is `nil` to start, else the cursor the
+/// previous chunk returned. Returns `{Objects, Cursor | '$end_of_table'}`.
+#[rustler::nif]
+fn tab2list_chunk<'a>(env: Env<'a>, tab: Term<'a>, cont: Term<'a>) -> NifResult<Term<'a>> {
+    let cursor: ResourceArc<Cursor> = match cont.decode::<ResourceArc<Cursor>>() {
+        Ok(c) => c,
+        Err(_) => {
+            let h = handle_of(tab)?;
+            h.table.read(|| caller(env)).or_raise()?;
+            ResourceArc::new(Cursor::new(h, Position::default()))
+        }
+    };
+    let s = cursor.handle.table.read(|| caller(env)).or_raise()?;
+    let mut pos_slot = cursor.pos.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(pos) = *pos_slot else {
+        return Ok((Vec::<Term>::new(), atoms::end_of_table()).encode(env));
+    };
+    let mut out: Vec<Term<'a>> = Vec::new();
+    let mut err = None;
+    let next = s
+        .hash()
+        .visit(pos, TRAVERSAL_CHUNK, |obj| match decode_obj(env, obj) {
+            Ok(t) => out.push(t),
+            Err(e) => err = Some(e),
+        });
+    if let Some(e) = err {
+        return Err(e);
+    }
+    *pos_slot = next;
+    let list = convert::make_list(env, &out);
+    Ok(match next {
+        Some(_) => (list, cursor.encode(env)).encode(env),
+        None => (list, atoms::end_of_table()).encode(env),
+    })
+}

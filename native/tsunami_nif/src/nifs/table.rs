@@ -1,0 +1,262 @@
+//! Table lifecycle and metadata: `new`, `delete/1`, `whereis`, `all`, `info/1,2`, `rename`,
+//! `give_away`, `setopts`.
+
+use crate::atoms;
+use crate::convert::{self, caller};
+use crate::error::{badarg, raise, NifResult, OrRaise};
+use crate::options::{self, parse_heir, protection_atom, type_atom, write_concurrency_term};
+use crate::resource::{self, handle_of, with_table, Handle, TableRes, REGISTRY};
+use rustler::{Atom, Encoder, Env, LocalPid, Term};
+use tsunami_core::access::Protection;
+use tsunami_core::table::{Heir, TableType};
+use tsunami_core::Cause;
+
+#[rustler::nif]
+fn new<'a>(env: Env<'a>, name: Term<'a>, opts: Term<'a>) -> NifResult<Term<'a>> {
+    if !name.is_atom() {
+        return Err(badarg());
+    }
+    let parsed = options::parse_new(env, opts)?;
+    if parsed.options.kind == TableType::OrderedSet {
+        return Err(raise(Cause::TableType.into()));
+    }
+    let named = parsed.options.named;
+    let h = resource::create(
+        env,
+        convert::word(name.as_c_arg()),
+        parsed.options,
+        parsed.heir,
+    )?;
+    Ok(if named { name } else { h.encode(env) })
+}
+
+#[rustler::nif]
+fn delete<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Atom> {
+    with_table(tab, |t| {
+        t.table.write(|| caller(env)).or_raise()?;
+        if resource::delete(env, t) {
+            Ok(atoms::true_())
+        } else {
+            Err(raise(Cause::Id.into()))
+        }
+    })
+}
+
+#[rustler::nif]
+fn whereis<'a>(env: Env<'a>, name: Term<'a>) -> NifResult<Term<'a>> {
+    if !name.is_atom() {
+        return Err(badarg());
+    }
+    Ok(REGISTRY
+        .with_name(convert::word(name.as_c_arg()), |h| h.encode(env))
+        .unwrap_or_else(|| atoms::undefined().encode(env)))
+}
+
+#[rustler::nif]
+fn all(env: Env) -> Vec<Term> {
+    REGISTRY
+        .all()
+        .iter()
+        .map(|h| resource::tab_term(env, h))
+        .collect()
+}
+
+/// `info/1,2` (the Elixir side passes `node()`) return `undefined` for unknown names and deleted tables, badarg for
+/// non-table terms.
+fn info_target(tab: Term) -> NifResult<Option<Handle>> {
+    match handle_of(tab) {
+        Ok(h) if !h.table.is_deleted() => Ok(Some(h)),
+        Ok(_) => Ok(None),
+        Err(_) if tab.is_atom() => Ok(None),
+        Err(_) => Err(raise(Cause::Type.into())),
+    }
+}
+
+const INFO_ORDER: [&str; 15] = [
+    "id",
+    "decentralized_counters",
+    "read_concurrency",
+    "write_concurrency",
+    "compressed",
+    "memory",
+    "owner",
+    "heir",
+    "name",
+    "size",
+    "node",
+    "named_table",
+    "type",
+    "keypos",
+    "protection",
+];
+
+fn item<'a>(env: Env<'a>, h: &Handle, item: &str, node: Term<'a>) -> Option<Term<'a>> {
+    let t = &h.table;
+    let o = &t.options;
+    let storage = t.storage().ok()?;
+    Some(match item {
+        "id" => h.encode(env),
+        "decentralized_counters" => o.decentralized_counters.encode(env),
+        "read_concurrency" => o.read_concurrency.encode(env),
+        "write_concurrency" => write_concurrency_term(env, o),
+        "compressed" => o.compressed.encode(env),
+        "memory" => {
+            let words = (storage.memory_bytes() + std::mem::size_of::<TableRes>()) / 8;
+            words.encode(env)
+        }
+        "owner" => convert::pid_term(env, t.owner()),
+        "heir" => match &*t.heir.lock() {
+            Heir::None => atoms::none().encode(env),
+            Heir::Pid { pid, .. } => convert::pid_term(env, *pid),
+        },
+        "name" => convert::atom_term(env, t.name()),
+        "size" => storage.len().encode(env),
+        "node" => node,
+        "named_table" => o.named.encode(env),
+        "type" => type_atom(o.kind).encode(env),
+        "keypos" => o.keypos.encode(env),
+        "protection" => protection_atom(t.protection()).encode(env),
+        "fixed" => storage.hash().is_fixed().encode(env),
+        "safe_fixed" | "safe_fixed_monotonic_time" => false.encode(env),
+        "binary" => Vec::<Term>::new().encode(env),
+        "stats" => (
+            storage.hash().shard_count(),
+            storage.len(),
+            storage.memory_bytes(),
+        )
+            .encode(env),
+        _ => return None,
+    })
+}
+
+#[rustler::nif]
+fn info<'a>(env: Env<'a>, tab: Term<'a>, node: Term<'a>) -> NifResult<Term<'a>> {
+    let Some(h) = info_target(tab)? else {
+        return Ok(atoms::undefined().encode(env));
+    };
+    let mut out = Vec::with_capacity(INFO_ORDER.len());
+    for name in INFO_ORDER {
+        let Some(v) = item(env, &h, name, node) else {
+            return Ok(atoms::undefined().encode(env));
+        };
+        let key = Atom::from_str(env, name).map_err(|_| badarg())?;
+        out.push((key, v).encode(env));
+    }
+    Ok(out.encode(env))
+}
+
+#[rustler::nif]
+fn info_item<'a>(
+    env: Env<'a>,
+    tab: Term<'a>,
+    what: Term<'a>,
+    node: Term<'a>,
+) -> NifResult<Term<'a>> {
+    let Some(h) = info_target(tab)? else {
+        return Ok(atoms::undefined().encode(env));
+    };
+    let name = what.atom_to_string().map_err(|_| badarg())?;
+    match item(env, &h, &name, node) {
+        Some(v) => Ok(v),
+        None if h.table.is_deleted() => Ok(atoms::undefined().encode(env)),
+        None => Err(badarg()),
+    }
+}
+
+#[rustler::nif]
+fn rename<'a>(env: Env<'a>, tab: Term<'a>, name: Term<'a>) -> NifResult<Term<'a>> {
+    if !name.is_atom() {
+        return Err(badarg());
+    }
+    let h = handle_of(tab)?;
+    h.table.write(|| caller(env)).or_raise()?;
+    let new = convert::word(name.as_c_arg());
+    if h.table.options.named {
+        REGISTRY
+            .rename(h.table.id, h.table.name(), new)
+            .or_raise()?;
+        h.table.set_name(new);
+        Ok(name)
+    } else {
+        h.table.set_name(new);
+        Ok(h.encode(env))
+    }
+}
+
+#[rustler::nif]
+fn give_away<'a>(env: Env<'a>, tab: Term<'a>, pid: Term<'a>, data: Term<'a>) -> NifResult<Atom> {
+    let h = handle_of(tab)?;
+    let me = caller(env);
+    h.table.owner_only(me).or_raise()?;
+    let to: LocalPid = pid.decode().map_err(|_| badarg())?;
+    if convert::pid_word(&to) == me {
+        return Err(raise(Cause::Owner.into()));
+    }
+    if !to.is_alive(env) {
+        return Err(badarg());
+    }
+    resource::transfer(env, &h, &to);
+    let msg = (
+        atoms::ets_transfer(),
+        resource::tab_term(env, &h),
+        env.pid(),
+        data,
+    );
+    let _ = env.send(&to, msg);
+    Ok(atoms::true_())
+}
+
+#[rustler::nif]
+fn setopts<'a>(env: Env<'a>, tab: Term<'a>, opts: Term<'a>) -> NifResult<Atom> {
+    let h = handle_of(tab)?;
+    if h.table.is_deleted() {
+        return Err(raise(Cause::Id.into()));
+    }
+    if caller(env) != h.table.owner() {
+        return Err(raise(Cause::Access.into()));
+    }
+    let items: Vec<Term> = if opts.is_list() {
+        opts.decode().map_err(|_| badarg())?
+    } else {
+        vec![opts]
+    };
+    // Validate everything first, then apply: a bad option changes nothing.
+    let mut heir = None;
+    let mut protection = None;
+    for item in items {
+        let elems = rustler::types::tuple::get_tuple(item).map_err(|_| badarg())?;
+        let tag: Atom = elems
+            .first()
+            .ok_or_else(badarg)?
+            .decode()
+            .map_err(|_| badarg())?;
+        if tag == atoms::heir() {
+            heir = Some(parse_heir(env, &elems)?);
+        } else if tag == atoms::protection() && elems.len() == 2 {
+            let p: Atom = elems[1].decode().map_err(|_| badarg())?;
+            protection = Some(match p {
+                p if p == atoms::public() => Protection::Public,
+                p if p == atoms::protected() => Protection::Protected,
+                p if p == atoms::private() => Protection::Private,
+                _ => return Err(badarg()),
+            });
+        } else {
+            return Err(badarg());
+        }
+    }
+    if let Some(heir) = heir {
+        *h.table.heir.lock() = heir;
+    }
+    if let Some(p) = protection {
+        h.table.set_protection(p);
+    }
+    Ok(atoms::true_())
+}
+
+#[rustler::nif]
+fn delete_all_objects<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Atom> {
+    with_table(tab, |t| {
+        t.table.write(|| caller(env)).or_raise()?.clear();
+        Ok(atoms::true_())
+    })
+}

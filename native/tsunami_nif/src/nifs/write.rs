@@ -1,0 +1,263 @@
+//! Writes: `insert`, `insert_new`, `delete/2`, `delete_object`, `take`,
+//! `update_counter`, `update_element`.
+//!
+//! Objects are encoded (the expensive part) before any lock is taken; replaced or removed
+//! objects are freed after the lock is released.
+
+use crate::atoms;
+use crate::convert::{self, caller, decode_obj, encode_key, encode_object, encode_value};
+use crate::error::{badarg, raise, NifResult, OrRaise};
+use crate::resource::{with_table, TableRes};
+use rustler::types::tuple::{get_tuple, make_tuple};
+use rustler::{Encoder, Env, Term};
+use tsunami_core::backend::{KeyMode, Storage};
+use tsunami_core::table::update::{apply_counter, apply_element, CounterOp};
+use tsunami_core::term::int::Int;
+use tsunami_core::term::{Obj, Writer};
+
+use tsunami_core::Cause;
+
+/// Lists longer than this are inserted by the dirty-scheduler variant.
+const DIRTY_INSERT_LEN: usize = 2_000;
+
+fn objects(t: &TableRes, term: Term) -> NifResult<Vec<Obj>> {
+    let keypos = t.table.keypos();
+    if term.is_list() {
+        let it = term.into_list_iterator().map_err(|_| badarg())?;
+        let mut out = Vec::new();
+        for item in it {
+            out.push(encode_object(item, keypos)?);
+        }
+        // `into_list_iterator` stops at an improper tail; reject those.
+        if term.list_length().is_err() {
+            return Err(badarg());
+        }
+        Ok(out)
+    } else {
+        Ok(vec![encode_object(term, keypos)?])
+    }
+}
+
+fn do_insert<'a>(
+    env: Env<'a>,
+    tab: Term<'a>,
+    objs: Term<'a>,
+    only_new: bool,
+    dirty: bool,
+) -> NifResult<Term<'a>> {
+    with_table(tab, |t| {
+        let s = t.table.write(|| caller(env)).or_raise()?;
+        if !dirty && objs.is_list() && objs.list_length().is_ok_and(|n| n > DIRTY_INSERT_LEN) {
+            return Ok(atoms::tsunami_dirty().encode(env));
+        }
+        let mut objs = objects(t, objs)?;
+        let (ok, garbage) = if objs.len() == 1 && !only_new {
+            (true, s.hash().insert(objs.pop().expect("one")))
+        } else {
+            s.hash().insert_many(objs, only_new)
+        };
+        Storage::discard(garbage);
+        Ok(ok.encode(env))
+    })
+}
+
+#[rustler::nif]
+fn insert<'a>(env: Env<'a>, tab: Term<'a>, objs: Term<'a>) -> NifResult<Term<'a>> {
+    do_insert(env, tab, objs, false, false)
+}
+
+#[rustler::nif(schedule = "DirtyCpu")]
+fn insert_dirty<'a>(env: Env<'a>, tab: Term<'a>, objs: Term<'a>) -> NifResult<Term<'a>> {
+    do_insert(env, tab, objs, false, true)
+}
+
+#[rustler::nif]
+fn insert_new<'a>(env: Env<'a>, tab: Term<'a>, objs: Term<'a>) -> NifResult<Term<'a>> {
+    do_insert(env, tab, objs, true, false)
+}
+
+#[rustler::nif(schedule = "DirtyCpu")]
+fn insert_new_dirty<'a>(env: Env<'a>, tab: Term<'a>, objs: Term<'a>) -> NifResult<Term<'a>> {
+    do_insert(env, tab, objs, true, true)
+}
+
+#[rustler::nif]
+fn delete_key<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool> {
+    with_table(tab, |t| {
+        let s = t.table.write(|| caller(env)).or_raise()?;
+        let (hash, k) = encode_key(key)?;
+        Storage::discard(s.hash().take(hash, &k));
+        Ok(true)
+    })
+}
+
+#[rustler::nif]
+fn delete_object<'a>(env: Env<'a>, tab: Term<'a>, obj: Term<'a>) -> NifResult<bool> {
+    with_table(tab, |t| {
+        let s = t.table.write(|| caller(env)).or_raise()?;
+        let obj = encode_object(obj, t.table.keypos())?;
+        Storage::discard(s.hash().delete_object(&obj));
+        Ok(true)
+    })
+}
+
+#[rustler::nif]
+fn take<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
+    with_table(tab, |t| {
+        let s = t.table.write(|| caller(env)).or_raise()?;
+        let (hash, k) = encode_key(key)?;
+        let removed = s.hash().take(hash, &k);
+        let terms = removed
+            .iter()
+            .map(|o| decode_obj(env, o))
+            .collect::<NifResult<Vec<_>>>()?;
+        Storage::discard(removed);
+        Ok(convert::make_list(env, &terms))
+    })
+}
+
+fn int_of(t: Term) -> NifResult<Int> {
+    let (bytes, _) = encode_value(t)?;
+    Int::read(&bytes, 0).ok_or_else(badarg)
+}
+
+fn pos_of(t: Term) -> NifResult<usize> {
+    let p: i64 = t.decode().map_err(|_| badarg())?;
+    usize::try_from(p).map_err(|_| badarg())
+}
+
+fn counter_op(t: Term, keypos: usize) -> NifResult<CounterOp> {
+    if let Ok(elems) = get_tuple(t) {
+        return match elems.as_slice() {
+            [p, i] => Ok(CounterOp {
+                pos: pos_of(*p)?,
+                incr: int_of(*i)?,
+                threshold: None,
+            }),
+            [p, i, th, sv] => Ok(CounterOp {
+                pos: pos_of(*p)?,
+                incr: int_of(*i)?,
+                threshold: Some((int_of(*th)?, int_of(*sv)?)),
+            }),
+            _ => Err(badarg()),
+        };
+    }
+    Ok(CounterOp {
+        pos: keypos + 1,
+        incr: int_of(t)?,
+        threshold: None,
+    })
+}
+
+/// The default object for `/4` variants: a tuple of at least `keypos` elements, its key
+/// element replaced by `key`.
+fn default_object<'a>(t: &TableRes, key: Term<'a>, default: Term<'a>) -> NifResult<Option<Obj>> {
+    if default.is_atom() && default.atom_to_string().ok().as_deref() == Some("nil") {
+        return Ok(None);
+    }
+    let keypos = t.table.keypos();
+    let mut elems = get_tuple(default).map_err(|_| badarg())?;
+    if elems.len() < keypos {
+        return Err(badarg());
+    }
+    elems[keypos - 1] = key;
+    Ok(Some(encode_object(
+        make_tuple(key.get_env(), &elems),
+        keypos,
+    )?))
+}
+
+fn unique_storage<'t>(env: Env, t: &'t TableRes) -> NifResult<&'t Storage> {
+    let s = t.table.write(|| caller(env)).or_raise()?;
+    if s.hash().mode() != KeyMode::Unique {
+        return Err(raise(Cause::TableType.into()));
+    }
+    Ok(s)
+}
+
+/// `update_counter/3,4`; `default` is `nil` for the /3 form.
+#[rustler::nif]
+fn update_counter<'a>(
+    env: Env<'a>,
+    tab: Term<'a>,
+    key: Term<'a>,
+    ops: Term<'a>,
+    default: Term<'a>,
+) -> NifResult<Term<'a>> {
+    with_table(tab, |t| {
+        let s = unique_storage(env, t)?;
+        let keypos = t.table.keypos();
+        let (list, ops) = if ops.is_list() {
+            let items: Vec<Term> = ops.decode().map_err(|_| badarg())?;
+            let ops = items
+                .into_iter()
+                .map(|o| counter_op(o, keypos))
+                .collect::<NifResult<Vec<_>>>()?;
+            (true, ops)
+        } else {
+            (false, vec![counter_op(ops, keypos)?])
+        };
+        let default = default_object(t, key, default)?;
+        let (hash, k) = encode_key(key)?;
+        let (results, garbage) = s
+            .hash()
+            .update(hash, &k, keypos, default, None, |old| {
+                apply_counter(old.body(), keypos, &ops)
+            })
+            .or_raise()?;
+        Storage::discard(garbage);
+        let terms = results
+            .iter()
+            .map(|r| {
+                let mut w = Writer::default();
+                r.write(&mut w);
+                convert::decode(env, &w.buf)
+            })
+            .collect::<NifResult<Vec<_>>>()?;
+        Ok(if list { terms.encode(env) } else { terms[0] })
+    })
+}
+
+#[rustler::nif]
+fn update_element<'a>(
+    env: Env<'a>,
+    tab: Term<'a>,
+    key: Term<'a>,
+    ops: Term<'a>,
+) -> NifResult<bool> {
+    with_table(tab, |t| {
+        let s = unique_storage(env, t)?;
+        let keypos = t.table.keypos();
+        let items: Vec<Term> = if ops.is_list() {
+            ops.decode().map_err(|_| badarg())?
+        } else {
+            vec![ops]
+        };
+        let mut parsed = Vec::with_capacity(items.len());
+        let mut pinned = false;
+        for it in &items {
+            match get_tuple(*it).map_err(|_| badarg())?.as_slice() {
+                [p, v] => {
+                    let (bytes, pins) = encode_value(*v)?;
+                    pinned |= pins;
+                    parsed.push((pos_of(*p)?, bytes));
+                }
+                _ => return Err(badarg()),
+            }
+        }
+        // New values holding references are kept alive with the object.
+        let pin = pinned.then(|| convert::keep_alive(ops));
+        let (hash, k) = encode_key(key)?;
+        let r = s.hash().update(hash, &k, keypos, None, pin, |old| {
+            Ok((apply_element(old.body(), keypos, &parsed)?, ()))
+        });
+        match r {
+            Ok((_, garbage)) => {
+                Storage::discard(garbage);
+                Ok(true)
+            }
+            Err(tsunami_core::Error::BadArg(Cause::BadKey)) => Ok(false),
+            Err(e) => Err(raise(e)),
+        }
+    })
+}

@@ -1,0 +1,234 @@
+//! The table handle (a NIF resource, which the BEAM shows as a reference), the global
+//! registry of tables, owner monitoring, and traversal cursors.
+//!
+//! Every live table is held by the registry (one `ResourceArc` per table), so it lives
+//! until it is deleted even when no process holds its id. A table id term is the resource
+//! itself: resolving it is `enif_get_resource`, no lock and no refcount change.
+//!
+//! The owner is monitored from the NIF (`enif_monitor_process`); when it exits, `down`
+//! runs and the table goes to its heir or is deleted.
+
+use crate::convert;
+use crate::error::{NifResult, OrRaise};
+use rustler::{Env, LocalPid, Monitor, Resource, ResourceArc, Term};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
+use tsunami_core::backend::Position;
+use tsunami_core::registry::Registry;
+use tsunami_core::table::{Heir, Table};
+use tsunami_core::Cause;
+
+pub struct TableRes {
+    pub table: Table,
+    monitor: Mutex<Option<Monitor>>,
+}
+
+pub type Handle = ResourceArc<TableRes>;
+
+pub static REGISTRY: LazyLock<Registry<Handle>> = LazyLock::new(Registry::new);
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+#[rustler::resource_impl]
+impl Resource for TableRes {
+    const IMPLEMENTS_DOWN: bool = true;
+
+    fn down<'a>(&'a self, env: Env<'a>, pid: LocalPid, _monitor: Monitor) {
+        owner_exited(env, &self.table, convert::pid_word(&pid));
+    }
+}
+
+/// A traversal in progress: keeps the table fixed (no bucket splits or merges) until the
+/// cursor is dropped, which also happens when its process dies and the term is collected.
+pub struct Cursor {
+    pub handle: Handle,
+    pub pos: Mutex<Option<Position>>,
+}
+
+#[rustler::resource_impl]
+impl Resource for Cursor {}
+
+impl Cursor {
+    pub fn new(handle: Handle, pos: Position) -> Cursor {
+        if let Ok(s) = handle.table.storage() {
+            s.hash().fix();
+        }
+        Cursor {
+            handle,
+            pos: Mutex::new(Some(pos)),
+        }
+    }
+}
+
+impl Drop for Cursor {
+    fn drop(&mut self) {
+        // The storage of a deleted table still exists (it is only emptied), so unfix it
+        // either way to keep the count balanced.
+        self.handle.table.storage_unchecked().hash().unfix();
+    }
+}
+
+/// Monitors `pid` for the table. Works from NIFs and from resource callbacks (rustler's
+/// own `monitor` insists on a process-bound environment, which a `down` callback lacks).
+fn monitor(env: Env, h: &Handle, pid: &LocalPid) -> Option<Monitor> {
+    let mut mon = std::mem::MaybeUninit::<rustler::sys::ErlNifMonitor>::uninit();
+    // SAFETY: `env` is the environment of the running NIF or callback; `h` is a live
+    // resource of a type with a `down` callback; `mon` is written before it is read.
+    unsafe {
+        let r = rustler::sys::enif_monitor_process(
+            env.as_c_arg(),
+            h.as_c_arg() as *mut _,
+            pid.as_c_arg(),
+            mon.as_mut_ptr(),
+        );
+        (r == 0).then(|| Monitor::from_c_arg(mon.assume_init()))
+    }
+}
+
+fn demonitor(env: Env, h: &Handle, mon: &Monitor) {
+    // SAFETY: as in `monitor`; `mon` came from `monitor` on the same resource.
+    unsafe {
+        rustler::sys::enif_demonitor_process(
+            env.as_c_arg(),
+            h.as_c_arg() as *mut _,
+            mon.as_c_arg(),
+        );
+    }
+}
+
+pub fn init(_env: Env) -> bool {
+    LazyLock::force(&REGISTRY);
+    true
+}
+
+/// Creates and registers a table owned by the caller, monitoring the caller.
+pub fn create(
+    env: Env,
+    name: u64,
+    options: tsunami_core::table::Options,
+    heir: Heir,
+) -> NifResult<Handle> {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let owner = env.pid();
+    let table = Table::new(id, name, convert::pid_word(&owner), options);
+    *table.heir.lock() = heir;
+    let handle = ResourceArc::new(TableRes {
+        table,
+        monitor: Mutex::new(None),
+    });
+    REGISTRY
+        .register(id, options.named.then_some(name), handle.clone())
+        .or_raise()?;
+    let mon = monitor(env, &handle, &owner);
+    *handle.monitor.lock().unwrap_or_else(|e| e.into_inner()) = mon;
+    Ok(handle)
+}
+
+/// Runs `f` on the table a `Tab` argument (id or name) refers to.
+#[inline]
+pub fn with_table<'a, R>(tab: Term<'a>, f: impl FnOnce(&TableRes) -> NifResult<R>) -> NifResult<R> {
+    if let Some(res) = tab.try_get_resource::<TableRes>() {
+        return f(res);
+    }
+    if tab.is_atom() {
+        return REGISTRY
+            .with_name(convert::word(tab.as_c_arg()), |h| f(h))
+            .unwrap_or_else(|| Err(crate::error::raise(Cause::Id.into())));
+    }
+    Err(crate::error::raise(Cause::NotATable.into()))
+}
+
+/// The handle of a `Tab` argument, cloned (for cursors and table-level operations).
+pub fn handle_of(tab: Term) -> NifResult<Handle> {
+    if let Ok(h) = tab.decode::<Handle>() {
+        return Ok(h);
+    }
+    if tab.is_atom() {
+        return REGISTRY
+            .with_name(convert::word(tab.as_c_arg()), |h| h.clone())
+            .ok_or_else(|| crate::error::raise(Cause::Id.into()));
+    }
+    Err(crate::error::raise(Cause::NotATable.into()))
+}
+
+/// Deletes a table: marks it, frees its contents off-thread, forgets it.
+pub fn delete(env: Env, h: &TableRes) -> bool {
+    if !h.table.mark_deleted() {
+        return false;
+    }
+    let named = h.table.options.named.then(|| h.table.name());
+    if let Some(handle) = REGISTRY.unregister(h.table.id, named) {
+        if let Some(mon) = h.monitor.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            demonitor(env, &handle, &mon);
+        }
+    }
+    true
+}
+
+/// The term a table is known by in messages: its name if named, else its id.
+pub fn tab_term<'a>(env: Env<'a>, h: &Handle) -> Term<'a> {
+    if h.table.options.named {
+        convert::atom_term(env, h.table.name())
+    } else {
+        rustler::Encoder::encode(h, env)
+    }
+}
+
+/// Makes `new_owner` own the table and monitors it instead of the old owner.
+pub fn transfer(env: Env, h: &Handle, new_owner: &LocalPid) {
+    let mut mon = h.monitor.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(old) = mon.take() {
+        demonitor(env, h, &old);
+    }
+    h.table.set_owner(convert::pid_word(new_owner));
+    *mon = monitor(env, h, new_owner);
+}
+
+/// The owner died: hand the table to a live heir with an `'ETS-TRANSFER'` message, or
+/// delete it.
+fn owner_exited(env: Env, table: &Table, pid: u64) {
+    if table.is_deleted() || table.owner() != pid {
+        return;
+    }
+    let Some(handle) = REGISTRY.get(table.id) else {
+        return;
+    };
+    let heir = std::mem::take(&mut *table.heir.lock());
+    if let Heir::Pid {
+        pid: heir_pid,
+        data,
+    } = &heir
+    {
+        let heir_local = local_pid(env, *heir_pid);
+        if *heir_pid != pid && heir_local.is_alive(env) {
+            // Monitor before the message so the new owner's own exit is never missed.
+            handle.table.set_owner(*heir_pid);
+            *handle.monitor.lock().unwrap_or_else(|e| e.into_inner()) =
+                monitor(env, &handle, &heir_local);
+            let msg_data = convert::decode(env, data.body())
+                .ok()
+                .and_then(|t| rustler::types::tuple::get_tuple(t).ok())
+                .and_then(|v| v.first().copied());
+            let tab = tab_term(env, &handle);
+            let from = convert::pid_term(env, pid);
+            if let Some(d) = msg_data {
+                let _ = env.send(&heir_local, (crate::atoms::ets_transfer(), tab, from, d));
+            }
+            *table.heir.lock() = heir;
+            return;
+        }
+    }
+    // The monitor has fired: nothing to demonitor.
+    handle
+        .monitor
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    delete(env, &handle);
+}
+
+/// A `LocalPid` for a raw pid word.
+pub fn local_pid(env: Env, word: u64) -> LocalPid {
+    convert::pid_term(env, word)
+        .decode::<LocalPid>()
+        .expect("a stored pid word is a local pid")
+}
