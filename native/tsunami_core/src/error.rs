@@ -19,6 +19,8 @@ pub enum Cause {
     NotOwner,
     /// `give_away` to the owner itself. Cause `owner`.
     Owner,
+    /// An `update_counter` position outside the object. Cause `position`.
+    Position,
     /// A named table of that name already exists. Cause `already_exists`.
     AlreadyExists,
     /// The table argument is neither a table id nor an atom. Cause `type`.

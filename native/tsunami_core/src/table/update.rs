@@ -2,7 +2,7 @@
 //! tuple to the new one. The storage applies them under the key's lock, which makes each
 //! call atomic and isolated.
 
-use crate::error::{Cause, Result};
+use crate::error::{Cause, Error, Result};
 use crate::term::int::Int;
 use crate::term::{read_head, skip, Head, ObjBuilder, Writer};
 use std::ops::Range;
@@ -33,7 +33,7 @@ fn check_pos(pos: usize, arity: usize, keypos: usize) -> Result<usize> {
         return Err(Cause::KeyPos.into());
     }
     if pos < 1 || pos > arity {
-        return Err(Cause::Type.into());
+        return Err(Cause::Position.into());
     }
     Ok(pos - 1)
 }
@@ -88,7 +88,11 @@ pub fn apply_element(body: &[u8], keypos: usize, ops: &[(usize, Vec<u8>)]) -> Re
     let elems = elements(body)?;
     let mut new: Vec<Option<Vec<u8>>> = vec![None; elems.len()];
     for (pos, value) in ops {
-        let i = check_pos(*pos, elems.len(), keypos)?;
+        // Out of range is a plain badarg here (`:ets` gives no cause for it).
+        let i = check_pos(*pos, elems.len(), keypos).map_err(|e| match e {
+            Error::BadArg(Cause::Position) => Cause::Type.into(),
+            e => e,
+        })?;
         new[i] = Some(value.clone());
     }
     Ok(rebuild(body, &elems, &new))

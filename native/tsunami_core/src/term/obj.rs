@@ -1,21 +1,50 @@
-//! A stored object: its encoding plus a cached key hash and the key's place.
+//! A stored object: one allocation holding a small header and the tuple's encoding.
+//!
+//! ```text
+//! ┌──────────┬──────┬─────┬─────┬─────────┬─────────┬───────────────────────┐
+//! │ next     │ hash │ pin │ len │ key_off │ key_len │ encoded tuple (len B) │
+//! └──────────┴──────┴─────┴─────┴─────────┴─────────┴───────────────────────┘
+//! ```
+//!
+//! `next` is a link a backend may use to chain objects (the hash backend's buckets), so a
+//! hash lookup touches the bucket slot and then only the objects themselves: the same two
+//! cache misses as ETS, where a separate node would cost a third. The key hash sits in the
+//! header, so walking past a non-matching object reads one cache line.
 
 use super::{hash_key, Writer};
+use std::alloc::{alloc, dealloc, Layout};
+use std::ptr::NonNull;
 
 /// Keeps VM-refcounted terms (magic references, funs) alive while an object holds them.
 /// Supplied by the NIF crate; the core only drops it, from whatever thread frees the object.
 pub type Pin = Box<dyn std::any::Any + Send + Sync>;
 
-const HEADER: usize = 16; // hash u64, key offset u32, key length u32
-
-/// One stored object (a tuple), immutable once built.
-///
-/// `bytes` holds a 16-byte header (key hash, key offset, key length) and then the tuple's
-/// encoding; one allocation per object.
-pub struct Obj {
-    bytes: Box<[u8]>,
+#[repr(C)]
+struct Header {
+    next: Option<Obj>,
+    hash: u64,
     pin: Option<Box<Pin>>,
+    len: u32,
+    key_off: u32,
+    key_len: u32,
 }
+
+const HEADER: usize = std::mem::size_of::<Header>();
+
+fn layout(len: usize) -> Layout {
+    Layout::from_size_align(HEADER + len, std::mem::align_of::<Header>()).expect("object size")
+}
+
+/// One stored object (a tuple). Owns its allocation; the body is immutable.
+pub struct Obj {
+    ptr: NonNull<Header>,
+}
+
+// SAFETY: an `Obj` owns its allocation exclusively; the body is never mutated through a
+// shared reference, and the `Pin` inside is itself `Send + Sync`.
+unsafe impl Send for Obj {}
+// SAFETY: as above: `&Obj` only allows reads.
+unsafe impl Sync for Obj {}
 
 impl std::fmt::Debug for Obj {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -28,78 +57,197 @@ impl std::fmt::Debug for Obj {
 
 impl Obj {
     #[inline]
+    fn header(&self) -> &Header {
+        // SAFETY: `ptr` points to a live, initialised header for as long as `self` lives.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    #[inline]
+    fn header_mut(&mut self) -> &mut Header {
+        // SAFETY: as in `header`, and `&mut self` makes the access exclusive.
+        unsafe { self.ptr.as_mut() }
+    }
+
+    /// Allocates an object from a tuple encoding with the key at `key` inside it.
+    fn alloc(body: &[u8], key: std::ops::Range<usize>, hash: u64, pin: Option<Box<Pin>>) -> Obj {
+        let len = u32::try_from(body.len()).expect("object under 4 GiB");
+        let layout = layout(body.len());
+        // SAFETY: `layout` has a non-zero size (the header).
+        let raw = unsafe { alloc(layout) } as *mut Header;
+        let Some(ptr) = NonNull::new(raw) else {
+            std::alloc::handle_alloc_error(layout);
+        };
+        // SAFETY: `raw` is a fresh allocation of `HEADER + len` bytes aligned for `Header`:
+        // the header is written in place, then the body right after it.
+        unsafe {
+            raw.write(Header {
+                next: None,
+                hash,
+                pin,
+                len,
+                key_off: key.start as u32,
+                key_len: key.len() as u32,
+            });
+            std::ptr::copy_nonoverlapping(body.as_ptr(), (raw as *mut u8).add(HEADER), body.len());
+        }
+        Obj { ptr }
+    }
+
+    #[inline]
     pub fn hash(&self) -> u64 {
-        u64::from_le_bytes(self.bytes[0..8].try_into().unwrap())
+        self.header().hash
     }
-    #[inline]
-    fn key_range(&self) -> std::ops::Range<usize> {
-        let off = u32::from_le_bytes(self.bytes[8..12].try_into().unwrap()) as usize;
-        let len = u32::from_le_bytes(self.bytes[12..16].try_into().unwrap()) as usize;
-        HEADER + off..HEADER + off + len
-    }
-    /// The encoded key (element `keypos` of the tuple).
-    #[inline]
-    pub fn key(&self) -> &[u8] {
-        &self.bytes[self.key_range()]
-    }
+
     /// The encoded tuple.
     #[inline]
     pub fn body(&self) -> &[u8] {
-        &self.bytes[HEADER..]
+        let len = self.header().len as usize;
+        // SAFETY: the allocation holds `len` initialised body bytes right after the header,
+        // immutable while `self` is borrowed.
+        unsafe { std::slice::from_raw_parts((self.ptr.as_ptr() as *const u8).add(HEADER), len) }
     }
-    /// Whether this object holds VM-refcounted terms.
-    pub fn is_pinned(&self) -> bool {
-        self.pin.is_some()
+
+    /// The encoded key (element `keypos` of the tuple).
+    #[inline]
+    pub fn key(&self) -> &[u8] {
+        let h = self.header();
+        &self.body()[h.key_off as usize..(h.key_off + h.key_len) as usize]
     }
-    /// Bytes this object occupies on the heap (allocator rounding not counted).
-    pub fn heap_bytes(&self) -> usize {
-        self.bytes.len() + if self.pin.is_some() { 64 } else { 0 }
-    }
+
     /// True when `key` (an encoding, with its hash) is this object's key.
     #[inline]
     pub fn has_key(&self, hash: u64, key: &[u8]) -> bool {
         self.hash() == hash && self.key() == key
     }
+
+    /// Whether this object holds VM-refcounted terms.
+    pub fn is_pinned(&self) -> bool {
+        self.header().pin.is_some()
+    }
+
+    /// Bytes this object occupies on the heap (allocator rounding not counted; a pin is
+    /// counted as a small environment).
+    pub fn heap_bytes(&self) -> usize {
+        HEADER + self.header().len as usize + if self.is_pinned() { 64 } else { 0 }
+    }
+
+    /// The next object in the backend's chain.
+    #[inline]
+    pub fn next(&self) -> &Option<Obj> {
+        &self.header().next
+    }
+
+    /// The chain link, for the backend that owns this object.
+    #[inline]
+    pub fn next_mut(&mut self) -> &mut Option<Obj> {
+        &mut self.header_mut().next
+    }
+
     /// Replaces the tuple by a new encoding (a writer from [`ObjBuilder::writer`]) with
-    /// the key at the same place, keeping the keep-alive (`update_counter`,
-    /// `update_element`). `None`, and no change, when the new body is malformed.
+    /// the key at the same place, keeping the chain link and the keep-alive
+    /// (`update_counter`, `update_element`). `None`, and no change, when the new body is
+    /// malformed.
     pub fn replace_body(&mut self, keypos: usize, w: Writer) -> Option<()> {
-        let fresh = ObjBuilder::finish(w, keypos, None)?;
-        self.bytes = fresh.bytes;
+        let mut fresh = ObjBuilder::finish(w, keypos, None)?;
+        let (next, pin) = {
+            let h = self.header_mut();
+            (h.next.take(), h.pin.take())
+        };
+        let fh = fresh.header_mut();
+        fh.next = next;
+        fh.pin = pin;
+        *self = fresh; // the old allocation, now unlinked, is freed here
         Some(())
     }
+
     /// Adds a keep-alive (for VM-refcounted terms written into the object later).
     pub fn add_pin(&mut self, p: Pin) {
-        self.pin = Some(Box::new(match self.pin.take() {
+        let h = self.header_mut();
+        h.pin = Some(Box::new(match h.pin.take() {
             None => p,
             Some(old) => Box::new((old, p)) as Pin,
         }));
     }
 }
 
-/// Builds an [`Obj`]: [`ObjBuilder::writer`] reserves the header, the NIF encoder writes
-/// the tuple after it, [`ObjBuilder::finish`] fills the header in place (no copy).
+impl Drop for Obj {
+    fn drop(&mut self) {
+        // Free the rest of the chain iteratively: a long bag chain must not recurse once
+        // per object.
+        let mut next = self.next_mut().take();
+        while let Some(mut o) = next {
+            next = o.next_mut().take();
+        }
+        let len = self.header().len as usize;
+        // SAFETY: the header was initialised in `alloc` and is dropped exactly once here
+        // (its `next` is already `None`); then the allocation is freed with the layout it
+        // was allocated with.
+        unsafe {
+            std::ptr::drop_in_place(self.ptr.as_ptr());
+            dealloc(self.ptr.as_ptr() as *mut u8, layout(len));
+        }
+    }
+}
+
+/// Builds an [`Obj`]: [`ObjBuilder::writer`] gives a writer, the NIF encoder writes the
+/// tuple into it, [`ObjBuilder::finish`] locates the key, hashes it and allocates.
 pub struct ObjBuilder;
 
 impl ObjBuilder {
-    /// A writer with room for the header; write exactly one tuple into it.
+    /// A writer for one tuple.
     pub fn writer(capacity: usize) -> Writer {
-        let mut w = Writer::with_capacity(HEADER + capacity);
-        w.buf.resize(HEADER, 0);
-        w
+        Writer::with_capacity(capacity)
     }
-    /// Completes an object from a writer made by [`ObjBuilder::writer`]. `None` when what
-    /// was written is not a tuple of at least `keypos` elements.
-    pub fn finish(mut w: Writer, keypos: usize, pin: Option<Pin>) -> Option<Obj> {
-        let body = w.buf.get(HEADER..)?;
-        let key = super::element_range(body, keypos)?;
-        let hash = hash_key(&body[key.clone()]);
-        w.buf[0..8].copy_from_slice(&hash.to_le_bytes());
-        w.buf[8..12].copy_from_slice(&(key.start as u32).to_le_bytes());
-        w.buf[12..16].copy_from_slice(&(key.len() as u32).to_le_bytes());
-        Some(Obj {
-            bytes: w.buf.into_boxed_slice(),
-            pin: pin.map(Box::new),
-        })
+
+    /// Completes an object from a writer holding one tuple. `None` when what was written
+    /// is not a tuple of at least `keypos` elements.
+    pub fn finish(w: Writer, keypos: usize, pin: Option<Pin>) -> Option<Obj> {
+        let key = super::element_range(&w.buf, keypos)?;
+        let hash = hash_key(&w.buf[key.clone()]);
+        Some(Obj::alloc(&w.buf, key, hash, pin.map(Box::new)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::term::int::raw_from_small;
+
+    fn obj(k: i64) -> Obj {
+        let mut w = ObjBuilder::writer(32);
+        w.tuple(2);
+        w.imm(raw_from_small(k));
+        w.binary(b"payload");
+        ObjBuilder::finish(w, 1, None).unwrap()
+    }
+
+    #[test]
+    fn header_body_key_and_long_chains() {
+        let o = obj(7);
+        assert_eq!(crate::term::tuple_arity(o.body()), Some(2));
+        assert_eq!(o.key().len(), 9);
+        assert_eq!(o.hash(), hash_key(o.key()));
+        // A chain of a million objects drops without recursion.
+        let mut head = obj(0);
+        for k in 1..1_000_000 {
+            let mut o = obj(k);
+            *o.next_mut() = Some(head);
+            head = o;
+        }
+        drop(head);
+    }
+
+    #[test]
+    fn replace_body_keeps_link_and_key() {
+        let mut a = obj(1);
+        *a.next_mut() = Some(obj(2));
+        let mut w = ObjBuilder::writer(32);
+        w.tuple(2);
+        w.imm(raw_from_small(1));
+        w.binary(b"other");
+        a.replace_body(1, w).unwrap();
+        assert!(a.next().is_some());
+        assert_eq!(a.key(), obj(1).key());
+        assert!(a.body().ends_with(b"other"));
     }
 }

@@ -197,3 +197,14 @@ fn fixed_table_does_not_resize_and_positions_hold() {
     }
     t.check_invariants();
 }
+
+#[test]
+fn chains_stay_short() {
+    let t = HashTable::new(KeyMode::Unique, 64);
+    for k in 0..200_000 {
+        t.insert(obj(k, k));
+    }
+    let (buckets, longest) = t.chain_stats();
+    assert!(buckets * 2 >= 200_000 / 2, "too few buckets: {buckets}");
+    assert!(longest < 16, "longest chain {longest}");
+}

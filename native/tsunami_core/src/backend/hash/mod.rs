@@ -320,6 +320,18 @@ impl HashTable {
         }
     }
 
+    /// Total buckets and the longest chain (for `info(T, stats)` and tests).
+    pub fn chain_stats(&self) -> (usize, usize) {
+        self.shards.iter().fold((0, 0), |(b, l), s| {
+            let s = s.read();
+            let longest = (0..s.bucket_count())
+                .map(|i| s.for_bucket(i, |_| ()))
+                .max()
+                .unwrap_or(0);
+            (b + s.bucket_count(), l.max(longest))
+        })
+    }
+
     /// Checks the structure of every shard (tests and debug builds).
     pub fn check_invariants(&self) {
         for (i, s) in self.shards.iter().enumerate() {

@@ -11,12 +11,8 @@ use crate::backend::{Garbage, KeyMode};
 use crate::config::{GROW_LOAD, SHARD_MIN_BUCKETS as MIN, SHRINK_LOAD};
 use crate::term::Obj;
 
-struct Node {
-    next: Chain,
-    obj: Obj,
-}
-
-type Chain = Option<Box<Node>>;
+/// A bucket: objects linked through their own `next` field (see [`Obj`]).
+type Chain = Option<Obj>;
 
 pub struct Shard {
     segments: Vec<Box<[Chain]>>,
@@ -51,23 +47,10 @@ fn new_segment(k: usize) -> Box<[Chain]> {
     // A zeroed allocation: the allocator hands out fresh zero pages for big segments, so
     // creating one costs no per-bucket writes (no pause proportional to the table).
     let zeroed = Box::<[Chain]>::new_zeroed_slice(segment_len(k));
-    // SAFETY: `Chain` is `Option<Box<Node>>`, whose all-zero bit pattern is `None` (the
-    // null-pointer optimisation is guaranteed for `Option<Box<T>>`, T: Sized).
+    // SAFETY: `Chain` is `Option<Obj>` and `Obj` is a `NonNull` pointer, so the all-zero
+    // bit pattern is `None` (the null-pointer optimisation is guaranteed for
+    // `Option<NonNull<T>>` wrapped in a single-field struct).
     unsafe { zeroed.assume_init() }
-}
-
-impl Drop for Shard {
-    fn drop(&mut self) {
-        // Free chains iteratively: a long bag chain must not recurse once per node.
-        for seg in self.segments.iter_mut() {
-            for b in seg.iter_mut() {
-                let mut cur = b.take();
-                while let Some(mut node) = cur {
-                    cur = node.next.take();
-                }
-            }
-        }
-    }
 }
 
 impl Shard {
@@ -92,9 +75,7 @@ impl Shard {
 
     pub fn memory_bytes(&self) -> usize {
         let buckets: usize = self.segments.iter().map(|s| s.len()).sum();
-        self.bytes
-            + self.count * std::mem::size_of::<Node>()
-            + buckets * std::mem::size_of::<Chain>()
+        self.bytes + buckets * std::mem::size_of::<Chain>()
     }
 
     #[inline]
@@ -120,23 +101,13 @@ impl Shard {
         &mut self.segments[s][o]
     }
 
-    fn account_add(&mut self, obj: &Obj) {
-        self.count += 1;
-        self.bytes += obj.heap_bytes();
-    }
-
-    fn account_remove(&mut self, obj: &Obj) {
-        self.count -= 1;
-        self.bytes -= obj.heap_bytes();
-    }
-
     pub fn contains(&self, bh: u64, hash: u64, key: &[u8]) -> bool {
         let mut cur = self.bucket(self.address(bh));
         while let Some(n) = cur {
-            if n.obj.has_key(hash, key) {
+            if n.has_key(hash, key) {
                 return true;
             }
-            cur = &n.next;
+            cur = n.next();
         }
         false
     }
@@ -145,13 +116,13 @@ impl Shard {
         let mut cur = self.bucket(self.address(bh));
         let mut in_run = false;
         while let Some(n) = cur {
-            if n.obj.has_key(hash, key) {
-                f(&n.obj);
+            if n.has_key(hash, key) {
+                f(n);
                 in_run = true;
             } else if in_run {
                 return; // a key's objects are contiguous
             }
-            cur = &n.next;
+            cur = n.next();
         }
     }
 
@@ -160,16 +131,16 @@ impl Shard {
         let mut n = 0;
         let mut cur = self.bucket(i);
         while let Some(node) = cur {
-            f(&node.obj);
+            f(node);
             n += 1;
-            cur = &node.next;
+            cur = node.next();
         }
         n
     }
 
     /// First object in bucket `from` or later.
     pub fn first_from(&self, from: usize) -> Option<&Obj> {
-        (from..self.bucket_count()).find_map(|i| self.bucket(i).as_ref().map(|n| &n.obj))
+        (from..self.bucket_count()).find_map(|i| self.bucket(i).as_ref())
     }
 
     /// The first object after the run of `key`: `Ok(obj)` in the same bucket, `Err(i)` to
@@ -179,12 +150,12 @@ impl Shard {
         let mut cur = self.bucket(i);
         let mut found = false;
         while let Some(n) = cur {
-            if n.obj.has_key(hash, key) {
+            if n.has_key(hash, key) {
                 found = true;
             } else if found {
-                return Some(Ok(&n.obj));
+                return Some(Ok(n));
             }
-            cur = &n.next;
+            cur = n.next();
         }
         if !found {
             return None;
@@ -196,46 +167,49 @@ impl Shard {
     }
 
     /// Inserts with the semantics of `mode`; replaced objects go to `garbage`.
-    pub fn insert(&mut self, mode: KeyMode, bh: u64, obj: Obj, garbage: &mut Garbage) {
+    pub fn insert(&mut self, mode: KeyMode, bh: u64, mut obj: Obj, garbage: &mut Garbage) {
         let i = self.address(bh);
         let hash = obj.hash();
-        self.account_add(&obj);
+        self.count += 1;
+        self.bytes += obj.heap_bytes();
         // Walk to the end of the key's run (or the chain's end), deciding on the way.
-        let mut slot: *mut Chain = self.bucket_mut(i);
+        let mut slot: &mut Chain = self.bucket_mut(i);
         let mut in_run = false;
+        let mut removed: Option<Obj> = None;
         loop {
-            // SAFETY: `slot` points into this shard's bucket array or into a node owned by
-            // it; we hold `&mut self`, nothing else can reach them, and the node or bucket
-            // it points into is not freed while we use it (only the `Unique` arm frees one,
-            // and it returns immediately).
-            let cur = unsafe { &mut *slot };
-            match cur {
-                Some(node) if node.obj.has_key(hash, obj.key()) => {
+            match slot {
+                Some(cur) if cur.has_key(hash, obj.key()) => {
                     in_run = true;
                     match mode {
                         KeyMode::Unique => {
-                            let old = std::mem::replace(&mut node.obj, obj);
-                            self.account_remove(&old);
-                            garbage.push(old);
-                            return;
+                            // Take `cur`'s place in the chain.
+                            let mut old = slot.take().expect("matched Some");
+                            *obj.next_mut() = old.next_mut().take();
+                            *slot = Some(obj);
+                            removed = Some(old);
+                            break;
                         }
-                        KeyMode::Bag if node.obj.body() == obj.body() => {
-                            self.account_remove(&obj);
-                            garbage.push(obj);
-                            return;
+                        KeyMode::Bag if cur.body() == obj.body() => {
+                            removed = Some(obj);
+                            break;
                         }
                         _ => {}
                     }
-                    slot = &mut node.next;
+                    slot = slot.as_mut().expect("matched Some").next_mut();
                 }
-                Some(node) if !in_run => slot = &mut node.next,
+                Some(_) if !in_run => slot = slot.as_mut().expect("matched Some").next_mut(),
                 _ => {
                     // End of the run (or of the chain): link in here.
-                    let next = cur.take();
-                    *cur = Some(Box::new(Node { next, obj }));
-                    return;
+                    *obj.next_mut() = slot.take();
+                    *slot = Some(obj);
+                    break;
                 }
             }
+        }
+        if let Some(old) = removed {
+            self.count -= 1;
+            self.bytes -= old.heap_bytes();
+            garbage.push(old);
         }
     }
 
@@ -244,24 +218,22 @@ impl Shard {
     pub fn remove_where(&mut self, bh: u64, mut pred: impl FnMut(&Obj) -> bool) -> Garbage {
         let i = self.address(bh);
         let mut removed = Vec::new();
-        let mut kept: Vec<Box<Node>> = Vec::new();
+        let mut kept = Vec::new();
         let mut cur = self.bucket_mut(i).take();
-        while let Some(mut node) = cur {
-            cur = node.next.take();
-            if pred(&node.obj) {
-                removed.push(node);
+        while let Some(mut o) = cur {
+            cur = o.next_mut().take();
+            if pred(&o) {
+                removed.push(o);
             } else {
-                kept.push(node);
+                kept.push(o);
             }
         }
         *self.bucket_mut(i) = relink(kept);
+        for o in &removed {
+            self.count -= 1;
+            self.bytes -= o.heap_bytes();
+        }
         removed
-            .into_iter()
-            .map(|n| {
-                self.account_remove(&n.obj);
-                n.obj
-            })
-            .collect()
     }
 
     /// Changes the object with this key in place with `f`. `Ok(None)` when there is none;
@@ -275,15 +247,10 @@ impl Shard {
     ) -> Result<Option<R>, E> {
         let i = self.address(bh);
         let mut cur = self.bucket_mut(i);
-        let mut found: Option<&mut Obj> = None;
-        while let Some(node) = cur {
-            if node.obj.has_key(hash, key) {
-                found = Some(&mut node.obj);
-                break;
-            }
-            cur = &mut node.next;
+        while cur.as_ref().is_some_and(|o| !o.has_key(hash, key)) {
+            cur = cur.as_mut().expect("checked Some").next_mut();
         }
-        let Some(obj) = found else {
+        let Some(obj) = cur.as_mut() else {
             return Ok(None);
         };
         let before = obj.heap_bytes();
@@ -319,12 +286,12 @@ impl Shard {
         let mut stay = Vec::new();
         let mut go = Vec::new();
         let mut cur = self.bucket_mut(from).take();
-        while let Some(mut node) = cur {
-            cur = node.next.take();
-            if (self.bucket_hash_of(&node.obj) as usize) & mask == to {
-                go.push(node);
+        while let Some(mut o) = cur {
+            cur = o.next_mut().take();
+            if (self.bucket_hash_of(&o) as usize) & mask == to {
+                go.push(o);
             } else {
-                stay.push(node);
+                stay.push(o);
             }
         }
         *self.bucket_mut(from) = relink(stay);
@@ -347,8 +314,8 @@ impl Shard {
         let moved = self.bucket_mut(from).take();
         // Append `from`'s chain to `into`'s (keys never span the two).
         let mut tail = self.bucket_mut(into);
-        while let Some(node) = tail {
-            tail = &mut node.next;
+        while tail.is_some() {
+            tail = tail.as_mut().expect("checked Some").next_mut();
         }
         *tail = moved;
         let (seg, off) = locate(from);
@@ -372,13 +339,13 @@ impl Shard {
             let mut cur = self.bucket(i);
             let mut keys: Vec<&[u8]> = Vec::new();
             while let Some(node) = cur {
-                assert!(in_shard(node.obj.hash()));
+                assert!(in_shard(node.hash()));
                 assert_eq!(
-                    self.address(self.bucket_hash_of(&node.obj)),
+                    self.address(self.bucket_hash_of(node)),
                     i,
                     "object in wrong bucket"
                 );
-                let k = node.obj.key();
+                let k = node.key();
                 if keys.last() != Some(&k) {
                     assert!(!keys.contains(&k), "a key's objects are not contiguous");
                     keys.push(k);
@@ -386,7 +353,7 @@ impl Shard {
                     assert_ne!(mode, KeyMode::Unique, "duplicate key in a set");
                 }
                 n += 1;
-                cur = &node.next;
+                cur = node.next();
             }
         }
         assert_eq!(n, self.count);
@@ -395,11 +362,11 @@ impl Shard {
 }
 
 #[allow(clippy::vec_box)] // the nodes are relinked, not moved out of their boxes
-fn relink(nodes: Vec<Box<Node>>) -> Chain {
+fn relink(objs: Vec<Obj>) -> Chain {
     let mut head: Chain = None;
-    for mut node in nodes.into_iter().rev() {
-        node.next = head;
-        head = Some(node);
+    for mut o in objs.into_iter().rev() {
+        *o.next_mut() = head;
+        head = Some(o);
     }
     head
 }

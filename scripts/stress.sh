@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Long runs kept out of the default test command: scheduler-hold checks on 1M-object
+# tables and other tests tagged :long.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+export LANG="${LANG:-C.UTF-8}" LC_ALL="${LC_ALL:-C.UTF-8}" PATH="$HOME/.cargo/bin:$PATH"
+MIX_ENV=test mix test --only long

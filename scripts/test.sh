@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# One command: install what is missing, build, run every test.
+#
+#   1. Rust: cargo fmt/clippy checks, unit + model + stress tests of tsunami_core,
+#      loom model tests (cfg(loom)), and a compile check of the criterion benches.
+#   2. Elixir: mix format check, ExUnit (parity with :ets, access, properties, doctests,
+#      a consumer project that depends on Tsunami by path).
+#   3. The OTP ets_SUITE conformance run, failing on any regression.
+#   4. A quick smoke run of the benchmark harness.
+#
+# Long stress runs are tagged :long and run with scripts/stress.sh instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+export LANG="${LANG:-C.UTF-8}" LC_ALL="${LC_ALL:-C.UTF-8}" PATH="$HOME/.cargo/bin:$PATH"
+
+step() { echo; echo "==> $*"; }
+
+step "cargo fmt / clippy"
+(cd native && cargo fmt --all -- --check && cargo clippy --release --all-targets -- -D warnings)
+
+step "cargo test (tsunami_core: unit, model, stress)"
+(cd native && cargo test --release -p tsunami_core)
+
+step "loom model tests"
+(cd native && RUSTFLAGS="--cfg loom" cargo test --release -p tsunami_core --target-dir target/loom loom)
+
+step "mix format --check-formatted"
+mix format --check-formatted
+
+step "ExUnit"
+MIX_ENV=test mix test
+
+if [ -f lib/mix/tasks/tsunami.conformance.ex ]; then
+  step "OTP ets_SUITE conformance (fails on regressions)"
+  mix tsunami.conformance --ci
+fi
+
+if [ -f bench/run.exs ]; then
+  step "benchmark smoke run"
+  MIX_ENV=bench mix run bench/run.exs --quick
+fi
