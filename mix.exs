@@ -34,7 +34,7 @@ defmodule Mix.Tasks.Compile.TsunamiNative do
 
     # Copy to a temp name and rename: a loaded .so must not be overwritten in place.
     if not File.exists?(dest) or File.read!(built) != File.read!(dest) do
-      tmp = dest <> ".tmp"
+      tmp = "#{dest}.#{System.unique_integer([:positive])}.tmp"
       File.cp!(built, tmp)
       File.rename!(tmp, dest)
     end

@@ -125,10 +125,12 @@ impl Obj {
         self.header().pin.is_some()
     }
 
-    /// Bytes this object occupies on the heap (allocator rounding not counted; a pin is
-    /// counted as a small environment).
+    /// Bytes this object occupies on the heap, as the allocator sees it: glibc malloc adds
+    /// an 8-byte chunk header and rounds to 16 bytes. A pin counts as a small
+    /// environment (an estimate: its size is the VM's business).
     pub fn heap_bytes(&self) -> usize {
-        HEADER + self.header().len as usize + if self.is_pinned() { 64 } else { 0 }
+        let chunk = (HEADER + self.header().len as usize + 8 + 15) & !15;
+        chunk + if self.is_pinned() { 256 } else { 0 }
     }
 
     /// The next object in the backend's chain.

@@ -5,8 +5,8 @@
 //! linear hash table (Litwin, "Linear hashing: a new tool for file and table addressing",
 //! VLDB 1980) behind its own reader-writer lock. A shard grows by splitting exactly one
 //! bucket when its load passes [`GROW_LOAD`](crate::config::GROW_LOAD) objects per bucket,
-//! and shrinks by merging one bucket back when it falls below a quarter object per bucket:
-//! no insert ever waits for a whole-table rehash. Buckets live in segments that double in
+//! and shrinks by merging a bucket or two back on a delete when it falls below half an
+//! object per bucket: no insert ever waits for a whole-table rehash. Buckets live in segments that double in
 //! size and never move, so growing never copies the bucket array either; a new segment is
 //! allocated zeroed (empty buckets are null pointers), which the allocator hands out
 //! without touching the pages.

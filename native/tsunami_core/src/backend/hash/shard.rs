@@ -8,7 +8,7 @@
 //! `h mod MIN·2^L`, or `h mod MIN·2^(L+1)` when that is below `p` (already split).
 
 use crate::backend::{Garbage, KeyMode};
-use crate::config::{GROW_LOAD, SHARD_MIN_BUCKETS as MIN, SHRINK_LOAD};
+use crate::config::{GROW_LOAD, MERGES_PER_DELETE, SHARD_MIN_BUCKETS as MIN, SHRINK_DIVISOR};
 use crate::term::Obj;
 
 /// A bucket: objects linked through their own `next` field (see [`Obj`]).
@@ -269,7 +269,10 @@ impl Shard {
 
     /// Merges one bucket back if the load asks for it.
     pub fn shrink_if_needed(&mut self) {
-        if self.bucket_count() > MIN && self.count < self.bucket_count() * SHRINK_LOAD {
+        for _ in 0..MERGES_PER_DELETE {
+            if self.bucket_count() <= MIN || self.count * SHRINK_DIVISOR >= self.bucket_count() {
+                break;
+            }
             self.merge_one();
         }
     }
