@@ -19,7 +19,7 @@ rustler::atoms! {
     id, memory, name, node, owner, protection, size, type_ = "type",
     fixed, safe_fixed, safe_fixed_monotonic_time, stats, binary,
     // error causes
-    access, table_type, badkey, not_owner, already_exists, badarg, system_limit,
+    access, table_type, badkey, position, not_owner, already_exists, badarg, system_limit,
     // transfer message
     ets_transfer = "ETS-TRANSFER",
 }

@@ -260,12 +260,42 @@ pub fn encode_object(term: Term, keypos: usize) -> NifResult<Obj> {
     ObjBuilder::finish(w, keypos, pin).ok_or_else(badarg)
 }
 
+/// An encoded key. Its buffer comes from, and returns to, a per-thread pool, so the hot
+/// lookup path allocates nothing for it.
+pub struct KeyBuf(Vec<u8>);
+
+thread_local! {
+    static KEY_BUFS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl std::ops::Deref for KeyBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for KeyBuf {
+    fn drop(&mut self) {
+        let mut buf = std::mem::take(&mut self.0);
+        if buf.capacity() <= 4096 {
+            buf.clear();
+            let _ = KEY_BUFS.try_with(|p| p.borrow_mut().push(buf));
+        }
+    }
+}
+
 /// Encodes a lookup key; returns its hash and bytes.
-pub fn encode_key(term: Term) -> NifResult<(u64, Vec<u8>)> {
+pub fn encode_key(term: Term) -> NifResult<(u64, KeyBuf)> {
+    let buf = KEY_BUFS
+        .try_with(|p| p.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| Vec::with_capacity(32));
+    let mut w = Writer { buf };
     let mut enc = Encoder::new(term.get_env());
-    let mut w = Writer::with_capacity(16);
     enc.encode(&mut w, term.as_c_arg(), true, 0)?;
-    Ok((term::hash_key(&w.buf), w.buf))
+    Ok((term::hash_key(&w.buf), KeyBuf(w.buf)))
 }
 
 /// Encodes any term (element values for `update_element`, heir data).
@@ -436,6 +466,15 @@ pub fn decode_obj<'a>(env: Env<'a>, obj: &Obj) -> NifResult<Term<'a>> {
 }
 
 /// Builds a list from terms (in order).
+/// The elements of a proper list, or badarg (rustler's list iterator and `Vec` decoder
+/// panic at an improper tail, so every list from the caller goes through here).
+pub fn proper_list<'a>(t: Term<'a>) -> NifResult<rustler::ListIterator<'a>> {
+    if t.list_length().is_err() {
+        return Err(badarg());
+    }
+    t.into_list_iterator().map_err(|_| badarg())
+}
+
 pub fn make_list<'a>(env: Env<'a>, items: &[Term<'a>]) -> Term<'a> {
     let raw: Vec<ERL_NIF_TERM> = items.iter().map(|t| t.as_c_arg()).collect();
     // SAFETY: `raw` holds `raw.len()` terms of `env`.

@@ -17,6 +17,7 @@ fn cause_atom(e: Error) -> Atom {
             Cause::TableType => atoms::table_type(),
             Cause::KeyPos => atoms::keypos(),
             Cause::BadKey => atoms::badkey(),
+            Cause::Position => atoms::position(),
             Cause::NotOwner => atoms::not_owner(),
             Cause::Owner => atoms::owner(),
             Cause::AlreadyExists => atoms::already_exists(),

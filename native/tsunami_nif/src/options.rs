@@ -46,11 +46,13 @@ pub fn parse_new(env: Env, list: Term) -> NifResult<NewOptions> {
     let mut o = Options::default();
     let mut heir = Heir::None;
     let mut dc_explicit: Option<bool> = None;
-    let items = list.into_list_iterator().map_err(|_| badarg())?;
+    let items = convert::proper_list(list)?;
     for item in items {
         if let Ok(a) = item.decode::<Atom>() {
             match a {
-                a if a == atoms::set() => o.kind = TableType::Set,
+                // As in :ets, `set` (the default) never overrides another type:
+                // `[bag, set]` is a bag.
+                a if a == atoms::set() => {}
                 a if a == atoms::ordered_set() => o.kind = TableType::OrderedSet,
                 a if a == atoms::bag() => o.kind = TableType::Bag,
                 a if a == atoms::duplicate_bag() => o.kind = TableType::DuplicateBag,
@@ -121,7 +123,8 @@ pub fn parse_new(env: Env, list: Term) -> NifResult<NewOptions> {
     }
     o.decentralized_counters = dc_explicit.unwrap_or(match o.write_concurrency {
         WriteConcurrency::Auto => true,
-        WriteConcurrency::On => o.kind == TableType::OrderedSet,
+        // :ets: the debug lock count (like `auto`) defaults decentralized counters on.
+        WriteConcurrency::On => o.kind == TableType::OrderedSet || o.locks.is_some(),
         WriteConcurrency::Off => false,
     });
     Ok(NewOptions { options: o, heir })

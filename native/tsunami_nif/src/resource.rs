@@ -13,7 +13,7 @@ use crate::error::{NifResult, OrRaise};
 use rustler::{Env, LocalPid, Monitor, Resource, ResourceArc, Term};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
-use tsunami_core::backend::Position;
+use tsunami_core::backend::Resume;
 use tsunami_core::registry::Registry;
 use tsunami_core::table::{Heir, Table};
 use tsunami_core::Cause;
@@ -41,20 +41,18 @@ impl Resource for TableRes {
 /// cursor is dropped, which also happens when its process dies and the term is collected.
 pub struct Cursor {
     pub handle: Handle,
-    pub pos: Mutex<Option<Position>>,
+    pub pos: Mutex<Option<Resume>>,
 }
 
 #[rustler::resource_impl]
 impl Resource for Cursor {}
 
 impl Cursor {
-    pub fn new(handle: Handle, pos: Position) -> Cursor {
-        if let Ok(s) = handle.table.storage() {
-            s.hash().fix();
-        }
+    pub fn new(handle: Handle) -> Cursor {
+        let start = handle.table.storage_unchecked().begin_traversal();
         Cursor {
             handle,
-            pos: Mutex::new(Some(pos)),
+            pos: Mutex::new(Some(start)),
         }
     }
 }
@@ -63,7 +61,7 @@ impl Drop for Cursor {
     fn drop(&mut self) {
         // The storage of a deleted table still exists (it is only emptied), so unfix it
         // either way to keep the count balanced.
-        self.handle.table.storage_unchecked().hash().unfix();
+        self.handle.table.storage_unchecked().end_traversal();
     }
 }
 

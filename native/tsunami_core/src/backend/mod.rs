@@ -10,7 +10,9 @@
 
 pub mod hash;
 
-use crate::term::Obj;
+use crate::error::Result;
+use crate::reaper;
+use crate::term::{Obj, Pin, Writer};
 
 /// Objects removed from a table, dropped by the caller after every lock is released (or
 /// handed to the [`crate::reaper`] when there are many).
@@ -34,7 +36,178 @@ pub struct Position {
     pub bucket: usize,
 }
 
-/// The storage of one table.
+/// Where a chunked traversal resumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resume {
+    Hash(Position),
+}
+
+/// The storage of one table. Each method dispatches to the backend; the NIF crate only
+/// ever calls these.
 pub enum Storage {
     Hash(hash::HashTable),
+}
+
+impl Storage {
+    /// Number of objects.
+    pub fn len(&self) -> usize {
+        match self {
+            Storage::Hash(h) => h.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Memory in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        match self {
+            Storage::Hash(h) => h.memory_bytes(),
+        }
+    }
+
+    /// The key semantics.
+    pub fn mode(&self) -> KeyMode {
+        match self {
+            Storage::Hash(h) => h.mode(),
+        }
+    }
+
+    /// Empties the storage atomically; the old contents are freed on the reaper thread.
+    pub fn clear(&self) {
+        match self {
+            Storage::Hash(h) => {
+                let old = h.clear();
+                let weight = old.iter().map(|s| s.len()).sum::<usize>();
+                reaper::dispose(old, weight);
+            }
+        }
+    }
+
+    /// Drops removed objects: in place when few, on the reaper when many.
+    pub fn discard(garbage: Garbage) {
+        let n = garbage.len();
+        reaper::dispose(garbage, n);
+    }
+
+    /// Inserts one object; returns what it replaced.
+    #[inline]
+    pub fn insert(&self, obj: Obj) -> Garbage {
+        match self {
+            Storage::Hash(h) => h.insert(obj),
+        }
+    }
+
+    /// Inserts objects atomically; with `only_new`, nothing if any key exists.
+    pub fn insert_many(&self, objs: Vec<Obj>, only_new: bool) -> (bool, Garbage) {
+        match self {
+            Storage::Hash(h) => h.insert_many(objs, only_new),
+        }
+    }
+
+    /// Calls `f` on each object with this key (encoded key and its hash), under the lock.
+    #[inline]
+    pub fn lookup(&self, hash: u64, key: &[u8], f: impl FnMut(&Obj)) {
+        match self {
+            Storage::Hash(h) => h.lookup(hash, key, f),
+        }
+    }
+
+    #[inline]
+    pub fn member(&self, hash: u64, key: &[u8]) -> bool {
+        match self {
+            Storage::Hash(h) => h.member(hash, key),
+        }
+    }
+
+    /// Removes and returns the objects with this key.
+    pub fn take(&self, hash: u64, key: &[u8]) -> Garbage {
+        match self {
+            Storage::Hash(h) => h.take(hash, key),
+        }
+    }
+
+    /// Removes objects identical to `obj`.
+    pub fn delete_object(&self, obj: &Obj) -> Garbage {
+        match self {
+            Storage::Hash(h) => h.delete_object(obj),
+        }
+    }
+
+    /// Atomic read-modify-write of the single object with this key (see
+    /// [`hash::HashTable::update`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn update<R, F>(
+        &self,
+        hash: u64,
+        key: &[u8],
+        keypos: usize,
+        default: Option<Obj>,
+        pin: Option<Pin>,
+        f: F,
+    ) -> Result<(R, Garbage)>
+    where
+        F: FnOnce(&Obj) -> Result<(Writer, R)>,
+    {
+        match self {
+            Storage::Hash(h) => h.update(hash, key, keypos, default, pin, f),
+        }
+    }
+
+    /// The first key in traversal order, given to `f`.
+    pub fn first<R>(&self, f: impl FnOnce(&Obj) -> R) -> Option<R> {
+        match self {
+            Storage::Hash(h) => h.first(f),
+        }
+    }
+
+    /// The key after `key`; `Err` (badarg) when a hash table does not hold `key`.
+    pub fn next<R>(&self, hash: u64, key: &[u8], f: impl FnOnce(&Obj) -> R) -> Result<Option<R>> {
+        match self {
+            Storage::Hash(h) => h.next(hash, key, f),
+        }
+    }
+
+    /// Starts a chunked traversal: fixes the table until [`Storage::end_traversal`].
+    pub fn begin_traversal(&self) -> Resume {
+        match self {
+            Storage::Hash(h) => {
+                h.fix();
+                Resume::Hash(Position::default())
+            }
+        }
+    }
+
+    /// Releases what [`Storage::begin_traversal`] took.
+    pub fn end_traversal(&self) {
+        match self {
+            Storage::Hash(h) => h.unfix(),
+        }
+    }
+
+    /// Visits objects from `at` until about `max` were seen; where to resume, or `None` at
+    /// the end.
+    pub fn visit(&self, at: &Resume, max: usize, f: impl FnMut(&Obj)) -> Option<Resume> {
+        match (self, at) {
+            (Storage::Hash(h), Resume::Hash(p)) => h.visit(*p, max, f).map(Resume::Hash),
+        }
+    }
+
+    /// Whether the table is fixed (`info(T, fixed)`).
+    pub fn is_fixed(&self) -> bool {
+        match self {
+            Storage::Hash(h) => h.is_fixed(),
+        }
+    }
+
+    /// `(lock stripes or base nodes, buckets, longest chain)` for `info(T, stats)`.
+    pub fn stats(&self) -> (usize, usize, usize) {
+        match self {
+            Storage::Hash(h) => {
+                let (buckets, longest) = h.chain_stats();
+                (h.shard_count(), buckets, longest)
+            }
+        }
+    }
 }

@@ -15,7 +15,6 @@ use crate::access::{self, Op, Pid, Protection};
 use crate::backend::{hash::HashTable, KeyMode, Storage};
 use crate::config;
 use crate::error::{Cause, Result};
-use crate::reaper;
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use crate::sync::Mutex;
 use crate::term::Obj;
@@ -152,42 +151,5 @@ impl Table {
         self.storage.clear();
         *self.heir.lock() = Heir::None;
         true
-    }
-}
-
-impl Storage {
-    /// The hash backend. (One arm today; `ordered_set` adds the next.)
-    #[inline]
-    pub fn hash(&self) -> &HashTable {
-        match self {
-            Storage::Hash(h) => h,
-        }
-    }
-
-    /// Number of objects.
-    pub fn len(&self) -> usize {
-        self.hash().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Memory in bytes.
-    pub fn memory_bytes(&self) -> usize {
-        self.hash().memory_bytes()
-    }
-
-    /// Empties the storage atomically; the old contents are freed on the reaper thread.
-    pub fn clear(&self) {
-        let old = self.hash().clear();
-        let weight = old.iter().map(|s| s.len()).sum::<usize>();
-        reaper::dispose(old, weight);
-    }
-
-    /// Drops removed objects: in place when few, on the reaper when many.
-    pub fn discard(garbage: Vec<Obj>) {
-        let n = garbage.len();
-        reaper::dispose(garbage, n);
     }
 }

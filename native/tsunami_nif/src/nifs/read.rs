@@ -9,7 +9,6 @@ use crate::convert::{self, caller, decode, decode_obj, encode_key};
 use crate::error::{badarg, raise, NifResult, OrRaise};
 use crate::resource::{handle_of, with_table, Cursor};
 use rustler::{Encoder, Env, ResourceArc, Term};
-use tsunami_core::backend::Position;
 use tsunami_core::config::TRAVERSAL_CHUNK;
 use tsunami_core::term::element_range;
 use tsunami_core::Cause;
@@ -21,7 +20,7 @@ fn lookup<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>>
         let (hash, k) = encode_key(key)?;
         let mut out: Vec<Term<'a>> = Vec::new();
         let mut err = None;
-        s.hash().lookup(hash, &k, |obj| match decode_obj(env, obj) {
+        s.lookup(hash, &k, |obj| match decode_obj(env, obj) {
             Ok(term) => out.push(term),
             Err(e) => err = Some(e),
         });
@@ -37,7 +36,7 @@ fn member<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool> {
     with_table(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
         let (hash, k) = encode_key(key)?;
-        Ok(s.hash().member(hash, &k))
+        Ok(s.member(hash, &k))
     })
 }
 
@@ -57,7 +56,7 @@ fn lookup_element<'a>(
         let (hash, k) = encode_key(key)?;
         let mut out: Vec<Term<'a>> = Vec::new();
         let mut bad = false;
-        s.hash().lookup(hash, &k, |obj| {
+        s.lookup(hash, &k, |obj| {
             match element_range(obj.body(), pos as usize).map(|r| decode(env, &obj.body()[r])) {
                 Some(Ok(term)) => out.push(term),
                 _ => bad = true,
@@ -78,7 +77,7 @@ fn lookup_element<'a>(
 fn first<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
     with_table(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
-        match s.hash().first(|obj| decode(env, obj.key())) {
+        match s.first(|obj| decode(env, obj.key())) {
             Some(k) => k,
             None => Ok(atoms::end_of_table().encode(env)),
         }
@@ -90,9 +89,7 @@ fn next<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
     with_table(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
         let (hash, k) = encode_key(key)?;
-        match s
-            .hash()
-            .next(hash, &k, |obj| decode(env, obj.key()))
+        match s.next(hash, &k, |obj| decode(env, obj.key()))
             .or_raise()?
         {
             Some(k) => k,
@@ -110,29 +107,28 @@ fn tab2list_chunk<'a>(env: Env<'a>, tab: Term<'a>, cont: Term<'a>) -> NifResult<
         Err(_) => {
             let h = handle_of(tab)?;
             h.table.read(|| caller(env)).or_raise()?;
-            ResourceArc::new(Cursor::new(h, Position::default()))
+            ResourceArc::new(Cursor::new(h))
         }
     };
     let s = cursor.handle.table.read(|| caller(env)).or_raise()?;
     let mut pos_slot = cursor.pos.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(pos) = *pos_slot else {
+    let Some(pos) = pos_slot.take() else {
         return Ok((Vec::<Term>::new(), atoms::end_of_table()).encode(env));
     };
     let mut out: Vec<Term<'a>> = Vec::new();
     let mut err = None;
-    let next = s
-        .hash()
-        .visit(pos, TRAVERSAL_CHUNK, |obj| match decode_obj(env, obj) {
+    let next = s.visit(&pos, TRAVERSAL_CHUNK, |obj| match decode_obj(env, obj) {
             Ok(t) => out.push(t),
             Err(e) => err = Some(e),
         });
     if let Some(e) = err {
         return Err(e);
     }
+    let more = next.is_some();
     *pos_slot = next;
     let list = convert::make_list(env, &out);
-    Ok(match next {
-        Some(_) => (list, cursor.encode(env)).encode(env),
-        None => (list, atoms::end_of_table()).encode(env),
+    Ok(match more {
+        true => (list, cursor.encode(env)).encode(env),
+        false => (list, atoms::end_of_table()).encode(env),
     })
 }

@@ -68,7 +68,7 @@ fn info_target(tab: Term) -> NifResult<Option<Handle>> {
         Ok(h) if !h.table.is_deleted() => Ok(Some(h)),
         Ok(_) => Ok(None),
         Err(_) if tab.is_atom() => Ok(None),
-        Err(_) => Err(raise(Cause::Type.into())),
+        Err(_) => Err(raise(Cause::NotATable.into())),
     }
 }
 
@@ -116,15 +116,13 @@ fn item<'a>(env: Env<'a>, h: &Handle, item: &str, node: Term<'a>) -> Option<Term
         "type" => type_atom(o.kind).encode(env),
         "keypos" => o.keypos.encode(env),
         "protection" => protection_atom(t.protection()).encode(env),
-        "fixed" => storage.hash().is_fixed().encode(env),
+        "fixed" => storage.is_fixed().encode(env),
         "safe_fixed" | "safe_fixed_monotonic_time" => false.encode(env),
         "binary" => Vec::<Term>::new().encode(env),
-        "stats" => (
-            storage.hash().shard_count(),
-            storage.len(),
-            storage.memory_bytes(),
-        )
-            .encode(env),
+        "stats" => {
+            let (stripes, buckets, longest_chain) = storage.stats();
+            (stripes, buckets, longest_chain, storage.len(), storage.memory_bytes()).encode(env)
+        }
         _ => return None,
     })
 }
@@ -216,7 +214,7 @@ fn setopts<'a>(env: Env<'a>, tab: Term<'a>, opts: Term<'a>) -> NifResult<Atom> {
         return Err(raise(Cause::Access.into()));
     }
     let items: Vec<Term> = if opts.is_list() {
-        opts.decode().map_err(|_| badarg())?
+        convert::proper_list(opts)?.collect()
     } else {
         vec![opts]
     };

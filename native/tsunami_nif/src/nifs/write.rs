@@ -5,7 +5,9 @@
 //! objects are freed after the lock is released.
 
 use crate::atoms;
-use crate::convert::{self, caller, decode_obj, encode_key, encode_object, encode_value};
+use crate::convert::{
+    self, caller, decode_obj, encode_key, encode_object, encode_value, proper_list,
+};
 use crate::error::{badarg, raise, NifResult, OrRaise};
 use crate::resource::{with_table, TableRes};
 use rustler::types::tuple::{get_tuple, make_tuple};
@@ -23,14 +25,9 @@ const DIRTY_INSERT_LEN: usize = 2_000;
 fn objects(t: &TableRes, term: Term) -> NifResult<Vec<Obj>> {
     let keypos = t.table.keypos();
     if term.is_list() {
-        let it = term.into_list_iterator().map_err(|_| badarg())?;
         let mut out = Vec::new();
-        for item in it {
+        for item in proper_list(term)? {
             out.push(encode_object(item, keypos)?);
-        }
-        // `into_list_iterator` stops at an improper tail; reject those.
-        if term.list_length().is_err() {
-            return Err(badarg());
         }
         Ok(out)
     } else {
@@ -52,9 +49,9 @@ fn do_insert<'a>(
         }
         let mut objs = objects(t, objs)?;
         let (ok, garbage) = if objs.len() == 1 && !only_new {
-            (true, s.hash().insert(objs.pop().expect("one")))
+            (true, s.insert(objs.pop().expect("one")))
         } else {
-            s.hash().insert_many(objs, only_new)
+            s.insert_many(objs, only_new)
         };
         Storage::discard(garbage);
         Ok(ok.encode(env))
@@ -86,7 +83,7 @@ fn delete_key<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool>
     with_table(tab, |t| {
         let s = t.table.write(|| caller(env)).or_raise()?;
         let (hash, k) = encode_key(key)?;
-        Storage::discard(s.hash().take(hash, &k));
+        Storage::discard(s.take(hash, &k));
         Ok(true)
     })
 }
@@ -96,7 +93,7 @@ fn delete_object<'a>(env: Env<'a>, tab: Term<'a>, obj: Term<'a>) -> NifResult<bo
     with_table(tab, |t| {
         let s = t.table.write(|| caller(env)).or_raise()?;
         let obj = encode_object(obj, t.table.keypos())?;
-        Storage::discard(s.hash().delete_object(&obj));
+        Storage::discard(s.delete_object(&obj));
         Ok(true)
     })
 }
@@ -106,7 +103,7 @@ fn take<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
     with_table(tab, |t| {
         let s = t.table.write(|| caller(env)).or_raise()?;
         let (hash, k) = encode_key(key)?;
-        let removed = s.hash().take(hash, &k);
+        let removed = s.take(hash, &k);
         let terms = removed
             .iter()
             .map(|o| decode_obj(env, o))
@@ -126,16 +123,23 @@ fn pos_of(t: Term) -> NifResult<usize> {
     usize::try_from(p).map_err(|_| badarg())
 }
 
+/// A counter position: an integer; below 1 is out of range (cause `position`, checked
+/// against the object), not a type error.
+fn counter_pos_of(t: Term) -> NifResult<usize> {
+    let p: i64 = t.decode().map_err(|_| badarg())?;
+    Ok(usize::try_from(p).unwrap_or(0))
+}
+
 fn counter_op(t: Term, keypos: usize) -> NifResult<CounterOp> {
     if let Ok(elems) = get_tuple(t) {
         return match elems.as_slice() {
             [p, i] => Ok(CounterOp {
-                pos: pos_of(*p)?,
+                pos: counter_pos_of(*p)?,
                 incr: int_of(*i)?,
                 threshold: None,
             }),
             [p, i, th, sv] => Ok(CounterOp {
-                pos: pos_of(*p)?,
+                pos: counter_pos_of(*p)?,
                 incr: int_of(*i)?,
                 threshold: Some((int_of(*th)?, int_of(*sv)?)),
             }),
@@ -169,7 +173,7 @@ fn default_object<'a>(t: &TableRes, key: Term<'a>, default: Term<'a>) -> NifResu
 
 fn unique_storage<'t>(env: Env, t: &'t TableRes) -> NifResult<&'t Storage> {
     let s = t.table.write(|| caller(env)).or_raise()?;
-    if s.hash().mode() != KeyMode::Unique {
+    if s.mode() != KeyMode::Unique {
         return Err(raise(Cause::TableType.into()));
     }
     Ok(s)
@@ -187,22 +191,23 @@ fn update_counter<'a>(
     with_table(tab, |t| {
         let s = unique_storage(env, t)?;
         let keypos = t.table.keypos();
+        // A bad op is only reported once there is an object to apply it to: for a
+        // missing key without default :ets says `badkey` whatever the ops are.
         let (list, ops) = if ops.is_list() {
-            let items: Vec<Term> = ops.decode().map_err(|_| badarg())?;
+            let items: Vec<Term> = proper_list(ops)?.collect();
             let ops = items
                 .into_iter()
                 .map(|o| counter_op(o, keypos))
-                .collect::<NifResult<Vec<_>>>()?;
+                .collect::<NifResult<Vec<_>>>();
             (true, ops)
         } else {
-            (false, vec![counter_op(ops, keypos)?])
+            (false, counter_op(ops, keypos).map(|op| vec![op]))
         };
         let default = default_object(t, key, default)?;
         let (hash, k) = encode_key(key)?;
-        let (results, garbage) = s
-            .hash()
-            .update(hash, &k, keypos, default, None, |old| {
-                apply_counter(old.body(), keypos, &ops)
+        let (results, garbage) = s.update(hash, &k, keypos, default, None, |old| {
+                let ops = ops.as_ref().map_err(|_| Cause::Type)?;
+                apply_counter(old.body(), keypos, ops)
             })
             .or_raise()?;
         Storage::discard(garbage);
@@ -218,6 +223,29 @@ fn update_counter<'a>(
     })
 }
 
+/// `{Pos, Value}` or a list of them: positions and encoded values, and whether any value
+/// needs keeping alive.
+fn element_spec(ops: Term) -> NifResult<(Vec<(usize, Vec<u8>)>, bool)> {
+    let items: Vec<Term> = if ops.is_list() {
+        proper_list(ops)?.collect()
+    } else {
+        vec![ops]
+    };
+    let mut parsed = Vec::with_capacity(items.len());
+    let mut pinned = false;
+    for it in &items {
+        match get_tuple(*it).map_err(|_| badarg())?.as_slice() {
+            [p, v] => {
+                let (bytes, pins) = encode_value(*v)?;
+                pinned |= pins;
+                parsed.push((pos_of(*p)?, bytes));
+            }
+            _ => return Err(badarg()),
+        }
+    }
+    Ok((parsed, pinned))
+}
+
 #[rustler::nif]
 fn update_element<'a>(
     env: Env<'a>,
@@ -226,30 +254,21 @@ fn update_element<'a>(
     ops: Term<'a>,
 ) -> NifResult<bool> {
     with_table(tab, |t| {
-        let s = unique_storage(env, t)?;
+        // :ets gives no cause for update_element on a bag.
+        let s = unique_storage(env, t).map_err(|_| badarg())?;
         let keypos = t.table.keypos();
-        let items: Vec<Term> = if ops.is_list() {
-            ops.decode().map_err(|_| badarg())?
-        } else {
-            vec![ops]
+        // A bad spec is only an error when the key exists (:ets returns `false` for a
+        // missing key whatever the spec is).
+        let (parsed, pinned) = match element_spec(ops) {
+            Ok((parsed, pinned)) => (Ok(parsed), pinned),
+            Err(e) => (Err(e), false),
         };
-        let mut parsed = Vec::with_capacity(items.len());
-        let mut pinned = false;
-        for it in &items {
-            match get_tuple(*it).map_err(|_| badarg())?.as_slice() {
-                [p, v] => {
-                    let (bytes, pins) = encode_value(*v)?;
-                    pinned |= pins;
-                    parsed.push((pos_of(*p)?, bytes));
-                }
-                _ => return Err(badarg()),
-            }
-        }
         // New values holding references are kept alive with the object.
         let pin = pinned.then(|| convert::keep_alive(ops));
         let (hash, k) = encode_key(key)?;
-        let r = s.hash().update(hash, &k, keypos, None, pin, |old| {
-            Ok((apply_element(old.body(), keypos, &parsed)?, ()))
+        let r = s.update(hash, &k, keypos, None, pin, |old| {
+            let parsed = parsed.as_ref().map_err(|_| Cause::Type)?;
+            Ok((apply_element(old.body(), keypos, parsed)?, ()))
         });
         match r {
             Ok((_, garbage)) => {
