@@ -26,8 +26,10 @@ defmodule Tsunami do
   rule is checked inside the NIF against the calling process, so it cannot be bypassed.
 
       iex> t = Tsunami.new(:example, [:private])
-      iex> task = Task.async(fn -> Tsunami.lookup(t, :k) end)
-      iex> {:exit, {%ArgumentError{}, _}} = Task.yield(task) || Task.shutdown(task)
+      iex> me = self()
+      iex> spawn(fn -> send(me, catch_error(Tsunami.lookup(t, :k))) end)
+      iex> receive do: (reply -> reply)
+      :badarg
       iex> Tsunami.lookup(t, :k)
       []
 

@@ -121,12 +121,15 @@ pub fn parse_new(env: Env, list: Term) -> NifResult<NewOptions> {
     if o.locks.is_some() && o.kind == TableType::OrderedSet {
         return Err(badarg());
     }
-    o.decentralized_counters = dc_explicit.unwrap_or(match o.write_concurrency {
-        WriteConcurrency::Auto => true,
-        // :ets: the debug lock count (like `auto`) defaults decentralized counters on.
-        WriteConcurrency::On => o.kind == TableType::OrderedSet || o.locks.is_some(),
+    o.decentralized_counters = match o.write_concurrency {
+        // :ets ignores `{decentralized_counters, true}` without write_concurrency.
         WriteConcurrency::Off => false,
-    });
+        WriteConcurrency::Auto => dc_explicit.unwrap_or(true),
+        // :ets: the debug lock count (like `auto`) defaults decentralized counters on.
+        WriteConcurrency::On => {
+            dc_explicit.unwrap_or(o.kind == TableType::OrderedSet || o.locks.is_some())
+        }
+    };
     Ok(NewOptions { options: o, heir })
 }
 

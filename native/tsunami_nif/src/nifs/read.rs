@@ -89,9 +89,7 @@ fn next<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
     with_table(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
         let (hash, k) = encode_key(key)?;
-        match s.next(hash, &k, |obj| decode(env, obj.key()))
-            .or_raise()?
-        {
+        match s.next(hash, &k, |obj| decode(env, obj.key())).or_raise()? {
             Some(k) => k,
             None => Ok(atoms::end_of_table().encode(env)),
         }
@@ -118,9 +116,9 @@ fn tab2list_chunk<'a>(env: Env<'a>, tab: Term<'a>, cont: Term<'a>) -> NifResult<
     let mut out: Vec<Term<'a>> = Vec::new();
     let mut err = None;
     let next = s.visit(&pos, TRAVERSAL_CHUNK, |obj| match decode_obj(env, obj) {
-            Ok(t) => out.push(t),
-            Err(e) => err = Some(e),
-        });
+        Ok(t) => out.push(t),
+        Err(e) => err = Some(e),
+    });
     if let Some(e) = err {
         return Err(e);
     }

@@ -121,7 +121,14 @@ fn item<'a>(env: Env<'a>, h: &Handle, item: &str, node: Term<'a>) -> Option<Term
         "binary" => Vec::<Term>::new().encode(env),
         "stats" => {
             let (stripes, buckets, longest_chain) = storage.stats();
-            (stripes, buckets, longest_chain, storage.len(), storage.memory_bytes()).encode(env)
+            (
+                stripes,
+                buckets,
+                longest_chain,
+                storage.len(),
+                storage.memory_bytes(),
+            )
+                .encode(env)
         }
         _ => return None,
     })
@@ -170,9 +177,17 @@ fn rename<'a>(env: Env<'a>, tab: Term<'a>, name: Term<'a>) -> NifResult<Term<'a>
     h.table.write(|| caller(env)).or_raise()?;
     let new = convert::word(name.as_c_arg());
     if h.table.options.named {
+        // :ets refuses the table's own name too.
+        if new == h.table.name() {
+            return Err(badarg());
+        }
+        // A taken name is a plain badarg for :ets (no `already_exists` cause here).
         REGISTRY
             .rename(h.table.id, h.table.name(), new)
-            .or_raise()?;
+            .map_err(|e| match e {
+                tsunami_core::Error::BadArg(Cause::AlreadyExists) => badarg(),
+                e => raise(e),
+            })?;
         h.table.set_name(new);
         Ok(name)
     } else {
@@ -185,6 +200,8 @@ fn rename<'a>(env: Env<'a>, tab: Term<'a>, name: Term<'a>) -> NifResult<Term<'a>
 fn give_away<'a>(env: Env<'a>, tab: Term<'a>, pid: Term<'a>, data: Term<'a>) -> NifResult<Atom> {
     let h = handle_of(tab)?;
     let me = caller(env);
+    // :ets checks write access first (cause `access`), then ownership.
+    h.table.write(|| me).or_raise()?;
     h.table.owner_only(me).or_raise()?;
     let to: LocalPid = pid.decode().map_err(|_| badarg())?;
     if convert::pid_word(&to) == me {
@@ -210,8 +227,11 @@ fn setopts<'a>(env: Env<'a>, tab: Term<'a>, opts: Term<'a>) -> NifResult<Atom> {
     if h.table.is_deleted() {
         return Err(raise(Cause::Id.into()));
     }
+    // :ets: `access` without write access, a plain badarg for another process
+    // on a public table.
+    h.table.write(|| caller(env)).or_raise()?;
     if caller(env) != h.table.owner() {
-        return Err(raise(Cause::Access.into()));
+        return Err(badarg());
     }
     let items: Vec<Term> = if opts.is_list() {
         convert::proper_list(opts)?.collect()

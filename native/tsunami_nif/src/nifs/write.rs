@@ -130,45 +130,78 @@ fn counter_pos_of(t: Term) -> NifResult<usize> {
     Ok(usize::try_from(p).unwrap_or(0))
 }
 
-fn counter_op(t: Term, keypos: usize) -> NifResult<CounterOp> {
+/// A parsed counter op, or `None` for a malformed one. :ets checks op by op, in order,
+/// so a malformed op fails only after the ops before it were checked.
+type ParsedOp = Option<CounterOp>;
+
+fn counter_op(t: Term, keypos: usize, in_list: bool) -> ParsedOp {
     if let Ok(elems) = get_tuple(t) {
-        return match elems.as_slice() {
-            [p, i] => Ok(CounterOp {
-                pos: counter_pos_of(*p)?,
-                incr: int_of(*i)?,
-                threshold: None,
-            }),
-            [p, i, th, sv] => Ok(CounterOp {
-                pos: counter_pos_of(*p)?,
-                incr: int_of(*i)?,
-                threshold: Some((int_of(*th)?, int_of(*sv)?)),
-            }),
-            _ => Err(badarg()),
+        let (p, rest) = match elems.as_slice() {
+            [p, rest @ ..] if rest.len() == 1 || rest.len() == 3 => (*p, rest.to_vec()),
+            _ => return None,
         };
+        return Some(CounterOp {
+            pos: counter_pos_of(p).ok()?,
+            incr: int_of(rest[0]).ok()?,
+            threshold: match rest.as_slice() {
+                [_, th, sv] => Some((int_of(*th).ok()?, int_of(*sv).ok()?)),
+                _ => None,
+            },
+        });
     }
-    Ok(CounterOp {
+    if in_list {
+        // In a list every op is a tuple (a bare increment is not allowed there).
+        return None;
+    }
+    Some(CounterOp {
         pos: keypos + 1,
-        incr: int_of(t)?,
+        incr: int_of(t).ok()?,
         threshold: None,
     })
 }
 
+/// Applies the ops in order to `body`; the first malformed op fails (after the ops
+/// before it were checked), as in :ets.
+fn apply_ops(
+    body: &[u8],
+    keypos: usize,
+    ops: &[ParsedOp],
+) -> tsunami_core::Result<(Writer, Vec<Int>)> {
+    let first_bad = ops.iter().position(|o| o.is_none());
+    let good: Vec<CounterOp> = ops[..first_bad.unwrap_or(ops.len())]
+        .iter()
+        .flatten()
+        .cloned()
+        .collect();
+    let done = apply_counter(body, keypos, &good)?;
+    match first_bad {
+        None => Ok(done),
+        Some(_) => Err(Cause::Type.into()),
+    }
+}
+
 /// The default object for `/4` variants: a tuple of at least `keypos` elements, its key
-/// element replaced by `key`.
-fn default_object<'a>(t: &TableRes, key: Term<'a>, default: Term<'a>) -> NifResult<Option<Obj>> {
+/// element replaced by `key`. A non-tuple is refused at once; a tuple too short for the
+/// key is `Ok(Err(its encoding))`: :ets reports it only when the key is missing.
+#[allow(clippy::type_complexity)]
+fn default_object<'a>(
+    t: &TableRes,
+    key: Term<'a>,
+    default: Term<'a>,
+) -> NifResult<Result<Option<Obj>, Vec<u8>>> {
     if default.is_atom() && default.atom_to_string().ok().as_deref() == Some("nil") {
-        return Ok(None);
+        return Ok(Ok(None));
     }
     let keypos = t.table.keypos();
     let mut elems = get_tuple(default).map_err(|_| badarg())?;
     if elems.len() < keypos {
-        return Err(badarg());
+        return Ok(Err(encode_value(default)?.0));
     }
     elems[keypos - 1] = key;
-    Ok(Some(encode_object(
+    Ok(Ok(Some(encode_object(
         make_tuple(key.get_env(), &elems),
         keypos,
-    )?))
+    )?)))
 }
 
 fn unique_storage<'t>(env: Env, t: &'t TableRes) -> NifResult<&'t Storage> {
@@ -195,21 +228,35 @@ fn update_counter<'a>(
         // missing key without default :ets says `badkey` whatever the ops are.
         let (list, ops) = if ops.is_list() {
             let items: Vec<Term> = proper_list(ops)?.collect();
-            let ops = items
+            let ops: Vec<ParsedOp> = items
                 .into_iter()
-                .map(|o| counter_op(o, keypos))
-                .collect::<NifResult<Vec<_>>>();
+                .map(|o| counter_op(o, keypos, true))
+                .collect();
             (true, ops)
         } else {
-            (false, counter_op(ops, keypos).map(|op| vec![op]))
+            (false, vec![counter_op(ops, keypos, false)])
         };
         let default = default_object(t, key, default)?;
+        let (bad_default, default) = match default {
+            Ok(d) => (None, d),
+            Err(e) => (Some(e), None),
+        };
         let (hash, k) = encode_key(key)?;
-        let (results, garbage) = s.update(hash, &k, keypos, default, None, |old| {
-                let ops = ops.as_ref().map_err(|_| Cause::Type)?;
-                apply_counter(old.body(), keypos, ops)
+        let (results, garbage) = s
+            .update(hash, &k, keypos, default, None, |old| {
+                apply_ops(old.body(), keypos, &ops)
             })
-            .or_raise()?;
+            .map_err(|e| match (e, &bad_default) {
+                // A default too short for the key: :ets applies the ops to it and
+                // fails on the first position it cannot take.
+                (tsunami_core::Error::BadArg(Cause::BadKey), Some(body)) => {
+                    match apply_ops(body, keypos, &ops) {
+                        Err(e) => raise(e),
+                        Ok(_) => raise(Cause::Position.into()),
+                    }
+                }
+                (e, _) => raise(e),
+            })?;
         Storage::discard(garbage);
         let terms = results
             .iter()
@@ -225,7 +272,9 @@ fn update_counter<'a>(
 
 /// `{Pos, Value}` or a list of them: positions and encoded values, and whether any value
 /// needs keeping alive.
-fn element_spec(ops: Term) -> NifResult<(Vec<(usize, Vec<u8>)>, bool)> {
+type ElementSpec = Vec<(usize, Vec<u8>)>;
+
+fn element_spec(ops: Term) -> NifResult<(ElementSpec, bool)> {
     let items: Vec<Term> = if ops.is_list() {
         proper_list(ops)?.collect()
     } else {
@@ -255,7 +304,10 @@ fn update_element<'a>(
 ) -> NifResult<bool> {
     with_table(tab, |t| {
         // :ets gives no cause for update_element on a bag.
-        let s = unique_storage(env, t).map_err(|_| badarg())?;
+        let s = t.table.write(|| caller(env)).or_raise()?;
+        if s.mode() != KeyMode::Unique {
+            return Err(badarg());
+        }
         let keypos = t.table.keypos();
         // A bad spec is only an error when the key exists (:ets returns `false` for a
         // missing key whatever the spec is).
