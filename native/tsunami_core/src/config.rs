@@ -38,3 +38,33 @@ pub const MERGES_PER_DELETE: usize = 2;
 /// Objects handed back per call by chunked traversals (`tab2list`, `delete_all_objects`
 /// done off-thread is not chunked). About 1000 objects keeps a call well under 1 ms.
 pub const TRAVERSAL_CHUNK: usize = 1000;
+
+/// CA tree (`ordered_set`) contention statistic, in abstract units, after Winblad & Sagonas
+/// and `erl_db_catree.c`. A base-node write that finds the lock taken adds
+/// [`CATREE_FAIL_CONTRIBUTION`]; one that gets it at once adds [`CATREE_SUCCESS_CONTRIBUTION`].
+/// Above [`CATREE_CONTENTION_HIGH`] the base node splits; below [`CATREE_CONTENTION_LOW`]
+/// it joins a neighbour. Loom builds adapt after one or two operations.
+#[cfg(not(loom))]
+pub const CATREE_FAIL_CONTRIBUTION: i32 = 250;
+#[cfg(loom)]
+pub const CATREE_FAIL_CONTRIBUTION: i32 = 2;
+pub const CATREE_SUCCESS_CONTRIBUTION: i32 = -1;
+#[cfg(not(loom))]
+pub const CATREE_CONTENTION_HIGH: i32 = 1000;
+#[cfg(loom)]
+pub const CATREE_CONTENTION_HIGH: i32 = 0;
+#[cfg(not(loom))]
+pub const CATREE_CONTENTION_LOW: i32 = -1000;
+#[cfg(loom)]
+pub const CATREE_CONTENTION_LOW: i32 = -2;
+
+/// Objects a base node needs (at least) before it may split: splitting a tiny tree only
+/// adds routing.
+#[cfg(not(loom))]
+pub const CATREE_MIN_SPLIT_SIZE: usize = 8;
+#[cfg(loom)]
+pub const CATREE_MIN_SPLIT_SIZE: usize = 2;
+
+/// Most base nodes a tree adapts up to (a split beyond it is refused): bounds the route
+/// array a split or join copies.
+pub const CATREE_MAX_BASE_NODES: usize = 4096;

@@ -8,6 +8,7 @@
 //! Adding a table kind means a new module here and one arm in [`Storage`]; the NIF and
 //! Elixir layers do not change.
 
+pub mod catree;
 pub mod hash;
 
 use crate::error::Result;

@@ -21,11 +21,17 @@
 //! | `BIN`    | u32 length, bytes | byte-aligned binaries |
 //! | `MAP`    | u32 n, n (key, value) pairs sorted by the key's encoding | maps |
 //! | `EXT`    | u32 length, external term format | big integers, bitstrings, references, funs, remote pids and ports |
+//! | `ATOM`   | raw 64-bit term word, u16 length, UTF-8 name | atoms inside `ordered_set` objects |
 //!
 //! Immediates are stored as their raw term word (ERTS 64-bit layout: primary tag `0b11`).
 //! Atoms are never garbage collected and local pids/ports are node-local, so the word is
 //! valid for the life of the VM. A small integer's word is `value << 4 | 0xF`; [`int`]
 //! relies on that to do counter arithmetic without the VM.
+//!
+//! An atom's word says nothing about its place in term order, so `ordered_set` objects
+//! write atoms as `ATOM`: the word (what the decoder uses; [`read_head`] gives it as
+//! [`Head::Imm`] and steps over the name) followed by the atom's text, which [`order`]
+//! compares. Hash tables keep the shorter `IMM` form.
 //!
 //! `EXT` terms that hold a reference count in the VM (magic references such as
 //! `:atomics` refs and NIF resources, and funs that may capture them) are additionally kept
@@ -33,10 +39,11 @@
 
 pub mod int;
 mod obj;
+pub mod order;
 mod walk;
 
 pub use obj::{Obj, ObjBuilder, Pin};
-pub use walk::{element_range, read_head, skip, tuple_arity, Head};
+pub use walk::{element_range, read_atom, read_head, skip, tuple_arity, Head};
 
 /// Tag bytes, see the module documentation.
 pub mod tag {
@@ -49,6 +56,7 @@ pub mod tag {
     pub const BIN: u8 = 7;
     pub const MAP: u8 = 8;
     pub const EXT: u8 = 9;
+    pub const ATOM: u8 = 10;
 }
 
 /// Hashes an encoded key. Fixed seeds: the same key hashes the same in every table and
@@ -134,6 +142,16 @@ impl Writer {
         self.buf
             .extend_from_slice(&(bytes.len() as u32).to_le_bytes());
         self.buf.extend_from_slice(bytes);
+    }
+    /// An atom with its text, for `ordered_set` objects (term order needs the name; the
+    /// raw word is what the decoder rebuilds the atom from).
+    #[inline]
+    pub fn atom(&mut self, raw: u64, name: &[u8]) {
+        let len = u16::try_from(name.len()).expect("atom text under 64 KiB");
+        self.buf.push(tag::ATOM);
+        self.buf.extend_from_slice(&raw.to_le_bytes());
+        self.buf.extend_from_slice(&len.to_le_bytes());
+        self.buf.extend_from_slice(name);
     }
     /// Appends bytes that already hold one encoded term.
     #[inline]

@@ -9,6 +9,8 @@ use super::tag;
 /// The head of one encoded term, with borrowed payload where there is one.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Head<'a> {
+    /// A raw immediate word. An `ATOM` term (word plus name) also reads as `Imm`: its
+    /// name only matters to term order, which reads it with [`read_atom`].
     Imm(u64),
     Float(f64),
     Int64(i64),
@@ -41,6 +43,10 @@ pub fn read_head(b: &[u8], pos: usize) -> Option<(Head<'_>, usize)> {
     let p = pos + 1;
     Some(match t {
         tag::IMM => (Head::Imm(u64_at(b, p)?), p + 8),
+        tag::ATOM => {
+            let (raw, _, next) = read_atom(b, pos)?;
+            (Head::Imm(raw), next)
+        }
         tag::FLOAT => (Head::Float(f64::from_bits(u64_at(b, p)?)), p + 8),
         tag::INT64 => (Head::Int64(u64_at(b, p)? as i64), p + 8),
         tag::UINT64 => (Head::UInt64(u64_at(b, p)?), p + 8),
@@ -59,6 +65,19 @@ pub fn read_head(b: &[u8], pos: usize) -> Option<(Head<'_>, usize)> {
         }
         _ => return None,
     })
+}
+
+/// The `ATOM` term at `pos`: its raw word, its name, and the position after it. `None`
+/// when the term there is not an `ATOM`.
+#[inline]
+pub fn read_atom(b: &[u8], pos: usize) -> Option<(u64, &[u8], usize)> {
+    if *b.get(pos)? != tag::ATOM {
+        return None;
+    }
+    let raw = u64_at(b, pos + 1)?;
+    let n = u16::from_le_bytes(b.get(pos + 9..pos + 11)?.try_into().ok()?) as usize;
+    let name = b.get(pos + 11..(pos + 11).checked_add(n)?)?;
+    Some((raw, name, pos + 11 + n))
 }
 
 /// Position just past the term that starts at `pos`.
@@ -139,6 +158,29 @@ mod tests {
     }
 
     #[test]
+    fn atoms_read_as_their_word_and_skip_their_name() {
+        let mut w = Writer::default();
+        w.tuple(2);
+        w.atom(0x0012_340b, "héllo".as_bytes());
+        w.imm(0x1f);
+        let b = &w.buf;
+        assert_eq!(skip(b, 0), Some(b.len()));
+        let r1 = element_range(b, 1).unwrap();
+        assert_eq!(read_head(b, r1.start).unwrap().0, Head::Imm(0x0012_340b));
+        let (raw, name, next) = read_atom(b, r1.start).unwrap();
+        assert_eq!((raw, name, next), (0x0012_340b, "héllo".as_bytes(), r1.end));
+        assert_eq!(
+            read_head(b, element_range(b, 2).unwrap().start).unwrap().0,
+            Head::Imm(0x1f)
+        );
+        assert!(read_atom(b, 0).is_none());
+        assert!(
+            read_atom(&b[..r1.start + 12], r1.start).is_none(),
+            "truncated name"
+        );
+    }
+
+    #[test]
     fn garbage_never_panics() {
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         for len in 0..64 {
@@ -148,7 +190,7 @@ mod tests {
                         x ^= x << 13;
                         x ^= x >> 7;
                         x ^= x << 17;
-                        (x % 11) as u8
+                        (x % 12) as u8
                     })
                     .collect();
                 let _ = skip(&bytes, 0);

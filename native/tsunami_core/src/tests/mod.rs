@@ -1,7 +1,10 @@
 //! Crate-level tests: model tests of the hash engine against std collections, a threaded
 //! stress test, and (under `cfg(loom)`) loom scenarios.
 
+mod catree_model;
 mod hash_model;
+#[cfg(loom)]
+mod loom_catree;
 #[cfg(loom)]
 mod loom_hash;
 mod stress;

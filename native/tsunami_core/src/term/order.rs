@@ -1,0 +1,847 @@
+//! Erlang term order over two encoded terms, with `==` semantics (`1 == 1.0`), for
+//! `ordered_set` keys. No VM is needed: everything is read from the encoding.
+//!
+//! ## The order
+//! `number < atom < reference < fun < port < pid < tuple < map < [] < list < bitstring`.
+//!
+//! * **Numbers** compare by mathematical value across integers (small, `INT64`, `UINT64`,
+//!   big `EXT`) and floats, exactly: an integer is compared with a float's integral part
+//!   as an integer (no rounding, so `2^53 + 1 > 2^53.0`), then with its fraction. ERTS
+//!   gets the same answer (it compares as doubles only inside the lossless range and
+//!   converts the float to a bignum outside it). `0.0 == -0.0`.
+//! * **Atoms** compare by their text, byte-wise then by length (UTF-8 keeps code-point
+//!   order). Needs the `ATOM` encoding; an `IMM` atom word (no text) sorts before every
+//!   named atom, by word. The NIF writes `ATOM` for every atom of an ordered table.
+//! * **Tuples** by arity, then element-wise. **Lists** cons by cons: heads, then tails as
+//!   terms (`[]` is smallest; improper tails compare as whatever term they are).
+//! * **Maps** by size, then their keys in *map-key order* (term order where every integer
+//!   is below every float, recursively: `#{1 => a} < #{1.0 => a}`), then the values in
+//!   that key order with `==` semantics.
+//! * **Bitstrings** bit-wise, then by length in bits.
+//! * **References** (`EXT`): node name, creation, then the id words from the last (most
+//!   significant) to the first, missing words read as 0; this is how ERTS orders them.
+//! * **Pids and ports**: local ones (`IMM`) by their word without the tag (`raw >> 4`),
+//!   before remote ones (`EXT`), which order by node name, creation, then id (and serial).
+//!   ERTS places a local pid among remote ones by comparing node names; the core does not
+//!   know the local node's name, so it puts all local ones first: a documented divergence
+//!   that only shows with pids of several nodes in one table.
+//! * **Funs**: local funs (`NEW_FUN_EXT`) before external ones (`EXPORT_EXT`), each group
+//!   by its external-format bytes: a consistent total order (ERTS's own rule for funs
+//!   depends on module load order and is not reproducible outside the VM).
+//!
+//! `EXT` terms of any other kind (never written by the encoder) sort after bitstrings, by
+//! bytes. Malformed input never panics: [`compare`] falls back to comparing bytes.
+//!
+//! Nesting is walked with an explicit stack, so deep keys cannot overflow the stack (maps
+//! recurse once per nested map level).
+
+use super::int::{small_from_raw, Big, Int};
+use super::{read_atom, read_head, skip, Head};
+use std::cmp::Ordering;
+
+/// Compares two encoded terms in Erlang term order, `==` semantics.
+pub fn compare(a: &[u8], b: &[u8]) -> Ordering {
+    cmp_terms(a, Cur::at(0), b, Cur::at(0), false).unwrap_or_else(|| a.cmp(b))
+}
+
+/// `a == b` in Erlang (compare-equal, so `1 == 1.0`).
+#[inline]
+pub fn equal(a: &[u8], b: &[u8]) -> bool {
+    compare(a, b) == Ordering::Equal
+}
+
+/// Compares in *map-key order* (exact: integers before floats, `1 < 1.0`).
+pub fn compare_exact(a: &[u8], b: &[u8]) -> Ordering {
+    cmp_terms(a, Cur::at(0), b, Cur::at(0), true).unwrap_or_else(|| a.cmp(b))
+}
+
+/// A place in an encoding: the term at `pos`, or, when `rest > 0`, the list made of the
+/// `rest` elements starting at `pos` followed by the tail term after them.
+#[derive(Clone, Copy, Debug)]
+struct Cur {
+    pos: usize,
+    rest: u32,
+}
+
+impl Cur {
+    fn at(pos: usize) -> Cur {
+        Cur { pos, rest: 0 }
+    }
+}
+
+#[derive(Debug)]
+enum Num {
+    Int(Int),
+    Float(f64),
+}
+
+/// Node name, creation, then id words (already in comparison order).
+type RemoteId<'a> = (&'a [u8], u32, Vec<u64>);
+
+#[derive(Debug)]
+enum View<'a> {
+    Num(Num),
+    /// Raw word (when known) and text (when known).
+    Atom(Option<u64>, Option<&'a [u8]>),
+    Ref(RemoteId<'a>),
+    Fun(u8, &'a [u8]),
+    Port(Result<u64, RemoteId<'a>>),
+    Pid(Result<u64, RemoteId<'a>>),
+    /// Arity and the first element's position.
+    Tuple(u32, usize),
+    /// Pair count and the first key's position.
+    Map(u32, usize),
+    Nil,
+    /// A non-empty list.
+    List(Cur),
+    /// Bytes and length in bits.
+    Bits(&'a [u8], u64),
+    Other(&'a [u8]),
+}
+
+impl View<'_> {
+    fn rank(&self) -> u8 {
+        match self {
+            View::Num(_) => 1,
+            View::Atom(..) => 2,
+            View::Ref(_) => 3,
+            View::Fun(..) => 4,
+            View::Port(_) => 5,
+            View::Pid(_) => 6,
+            View::Tuple(..) => 7,
+            View::Map(..) => 8,
+            View::Nil => 9,
+            View::List(_) => 10,
+            View::Bits(..) => 11,
+            View::Other(_) => 12,
+        }
+    }
+}
+
+// ERTS 64-bit immediate tags.
+const IMMED1_MASK: u64 = 0xF;
+const PID: u64 = 0x3;
+const PORT: u64 = 0x7;
+const IMMED2_MASK: u64 = 0x3F;
+const NIL: u64 = 0x3B;
+
+fn view(b: &[u8], cur: Cur) -> Option<View<'_>> {
+    if cur.rest > 0 {
+        return Some(View::List(cur));
+    }
+    let mut pos = cur.pos;
+    loop {
+        if let Some((raw, name, _)) = read_atom(b, pos) {
+            return Some(View::Atom(Some(raw), Some(name)));
+        }
+        let (head, next) = read_head(b, pos)?;
+        return Some(match head {
+            Head::Imm(raw) => imm_view(raw),
+            Head::Float(f) => View::Num(Num::Float(f)),
+            Head::Int64(v) => View::Num(Num::Int(Int::Fix(v as i128))),
+            Head::UInt64(v) => View::Num(Num::Int(Int::Fix(v as i128))),
+            Head::Tuple(n) => View::Tuple(n, next),
+            Head::Map(n) => View::Map(n, next),
+            Head::List(0) => {
+                // No elements: the term is its tail.
+                pos = next;
+                continue;
+            }
+            Head::List(n) => View::List(Cur { pos: next, rest: n }),
+            Head::Bin(bytes) => View::Bits(bytes, bytes.len() as u64 * 8),
+            Head::Ext(ext) => ext_view(ext)?,
+        });
+    }
+}
+
+fn imm_view(raw: u64) -> View<'static> {
+    if let Some(v) = small_from_raw(raw) {
+        return View::Num(Num::Int(Int::Fix(v as i128)));
+    }
+    match raw & IMMED1_MASK {
+        PID => View::Pid(Ok(raw >> 4)),
+        PORT => View::Port(Ok(raw >> 4)),
+        _ if raw & IMMED2_MASK == NIL => View::Nil,
+        // Atoms (immediate2 0b001011) without their text, and anything else.
+        _ => View::Atom(Some(raw), None),
+    }
+}
+
+// External term format tags.
+mod ext {
+    pub const NEW_FLOAT: u8 = 70;
+    pub const BIT_BINARY: u8 = 77;
+    pub const NEW_PID: u8 = 88;
+    pub const NEW_PORT: u8 = 89;
+    pub const NEWER_REFERENCE: u8 = 90;
+    pub const SMALL_INTEGER: u8 = 97;
+    pub const INTEGER: u8 = 98;
+    pub const ATOM: u8 = 100;
+    pub const REFERENCE: u8 = 101;
+    pub const PORT: u8 = 102;
+    pub const PID: u8 = 103;
+    pub const NIL: u8 = 106;
+    pub const BINARY: u8 = 109;
+    pub const SMALL_BIG: u8 = 110;
+    pub const LARGE_BIG: u8 = 111;
+    pub const NEW_FUN: u8 = 112;
+    pub const EXPORT: u8 = 113;
+    pub const NEW_REFERENCE: u8 = 114;
+    pub const SMALL_ATOM: u8 = 115;
+    pub const FUN: u8 = 117;
+    pub const ATOM_UTF8: u8 = 118;
+    pub const SMALL_ATOM_UTF8: u8 = 119;
+    pub const V4_PORT: u8 = 120;
+}
+
+fn be32(b: &[u8], p: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(p..p + 4)?.try_into().ok()?))
+}
+
+fn be64(b: &[u8], p: usize) -> Option<u64> {
+    Some(u64::from_be_bytes(b.get(p..p + 8)?.try_into().ok()?))
+}
+
+/// An atom inside external format at `p`: its text and the position after it.
+fn ext_atom(b: &[u8], p: usize) -> Option<(&[u8], usize)> {
+    let (start, n) = match *b.get(p)? {
+        ext::ATOM | ext::ATOM_UTF8 => (p + 3, u16::from_be_bytes([*b.get(p + 1)?, *b.get(p + 2)?])),
+        ext::SMALL_ATOM | ext::SMALL_ATOM_UTF8 => (p + 2, *b.get(p + 1)? as u16),
+        _ => return None,
+    };
+    let end = start + n as usize;
+    Some((b.get(start..end)?, end))
+}
+
+fn ext_view(e: &[u8]) -> Option<View<'_>> {
+    if *e.first()? != 131 {
+        return None;
+    }
+    let t = *e.get(1)?;
+    Some(match t {
+        ext::SMALL_BIG | ext::LARGE_BIG => View::Num(Num::Int(Int::Big(Big::from_ext(e)?))),
+        ext::SMALL_INTEGER => View::Num(Num::Int(Int::Fix(*e.get(2)? as i128))),
+        ext::INTEGER => View::Num(Num::Int(Int::Fix(be32(e, 2)? as i32 as i128))),
+        ext::NEW_FLOAT => View::Num(Num::Float(f64::from_bits(be64(e, 2)?))),
+        ext::ATOM | ext::ATOM_UTF8 | ext::SMALL_ATOM | ext::SMALL_ATOM_UTF8 => {
+            View::Atom(None, Some(ext_atom(e, 1)?.0))
+        }
+        ext::NIL => View::Nil,
+        ext::BINARY => {
+            let n = be32(e, 2)? as usize;
+            let bytes = e.get(6..6 + n)?;
+            View::Bits(bytes, n as u64 * 8)
+        }
+        ext::BIT_BINARY => {
+            let n = be32(e, 2)? as usize;
+            let bits = *e.get(6)? as u64;
+            let bytes = e.get(7..7 + n)?;
+            let total = if n == 0 { 0 } else { (n as u64 - 1) * 8 + bits };
+            View::Bits(bytes, total)
+        }
+        ext::NEW_PID | ext::PID => {
+            let (node, p) = ext_atom(e, 2)?;
+            let (id, serial) = (be32(e, p)?, be32(e, p + 4)?);
+            let creation = if t == ext::PID {
+                *e.get(p + 8)? as u32
+            } else {
+                be32(e, p + 8)?
+            };
+            View::Pid(Err((node, creation, vec![id as u64, serial as u64])))
+        }
+        ext::NEW_PORT | ext::PORT | ext::V4_PORT => {
+            let (node, p) = ext_atom(e, 2)?;
+            let (id, p) = if t == ext::V4_PORT {
+                (be64(e, p)?, p + 8)
+            } else {
+                (be32(e, p)? as u64, p + 4)
+            };
+            let creation = if t == ext::PORT {
+                *e.get(p)? as u32
+            } else {
+                be32(e, p)?
+            };
+            View::Port(Err((node, creation, vec![id])))
+        }
+        ext::NEWER_REFERENCE | ext::NEW_REFERENCE => {
+            let len = u16::from_be_bytes([*e.get(2)?, *e.get(3)?]) as usize;
+            let (node, p) = ext_atom(e, 4)?;
+            let (creation, p) = if t == ext::NEW_REFERENCE {
+                (*e.get(p)? as u32, p + 1)
+            } else {
+                (be32(e, p)?, p + 4)
+            };
+            let words = (0..len)
+                .map(|i| be32(e, p + 4 * i).map(|w| w as u64))
+                .collect::<Option<Vec<u64>>>()?;
+            View::Ref((node, creation, words))
+        }
+        ext::REFERENCE => {
+            let (node, p) = ext_atom(e, 2)?;
+            let id = be32(e, p)? as u64;
+            View::Ref((node, *e.get(p + 4)? as u32, vec![id]))
+        }
+        ext::NEW_FUN | ext::FUN => View::Fun(0, e),
+        ext::EXPORT => View::Fun(1, e),
+        _ => View::Other(e),
+    })
+}
+
+/// Work left in a comparison: a pair of terms, or `n` consecutive pairs.
+enum Job {
+    Pair(Cur, Cur),
+    Seq(usize, usize, u32),
+}
+
+fn cmp_terms(a: &[u8], ca: Cur, b: &[u8], cb: Cur, exact: bool) -> Option<Ordering> {
+    let mut stack = vec![Job::Pair(ca, cb)];
+    while let Some(job) = stack.pop() {
+        let (ca, cb) = match job {
+            Job::Pair(x, y) => (x, y),
+            Job::Seq(_, _, 0) => continue,
+            Job::Seq(pa, pb, n) => {
+                stack.push(Job::Seq(skip(a, pa)?, skip(b, pb)?, n - 1));
+                (Cur::at(pa), Cur::at(pb))
+            }
+        };
+        let (va, vb) = (view(a, ca)?, view(b, cb)?);
+        let ord = match (&va, &vb) {
+            (View::Num(x), View::Num(y)) => cmp_num(x, y, exact),
+            (View::Atom(ra, na), View::Atom(rb, nb)) => cmp_atoms(*ra, *na, *rb, *nb),
+            (View::Ref(x), View::Ref(y)) => cmp_remote(x, y),
+            (View::Fun(kx, x), View::Fun(ky, y)) => kx.cmp(ky).then_with(|| x.cmp(y)),
+            (View::Port(x), View::Port(y)) | (View::Pid(x), View::Pid(y)) => cmp_local(x, y),
+            (View::Tuple(n, pa), View::Tuple(m, pb)) => {
+                if n != m {
+                    return Some(n.cmp(m));
+                }
+                stack.push(Job::Seq(*pa, *pb, *n));
+                Ordering::Equal
+            }
+            (View::Map(n, pa), View::Map(m, pb)) => {
+                if n != m {
+                    return Some(n.cmp(m));
+                }
+                cmp_maps(a, *pa, b, *pb, *n, exact)?
+            }
+            (View::List(x), View::List(y)) => {
+                let (na, nb) = (skip(a, x.pos)?, skip(b, y.pos)?);
+                stack.push(Job::Pair(
+                    Cur {
+                        pos: na,
+                        rest: x.rest - 1,
+                    },
+                    Cur {
+                        pos: nb,
+                        rest: y.rest - 1,
+                    },
+                ));
+                stack.push(Job::Pair(Cur::at(x.pos), Cur::at(y.pos)));
+                Ordering::Equal
+            }
+            (View::Bits(x, nx), View::Bits(y, ny)) => cmp_bits(x, *nx, y, *ny),
+            (View::Other(x), View::Other(y)) => x.cmp(y),
+            (View::Nil, View::Nil) => Ordering::Equal,
+            _ => va.rank().cmp(&vb.rank()),
+        };
+        if ord != Ordering::Equal {
+            return Some(ord);
+        }
+    }
+    Some(Ordering::Equal)
+}
+
+fn cmp_num(x: &Num, y: &Num, exact: bool) -> Ordering {
+    match (x, y) {
+        (Num::Int(i), Num::Int(j)) => i.cmp(j),
+        (Num::Float(f), Num::Float(g)) => cmp_f64(*f, *g),
+        // Map-key order: every integer is below every float.
+        (Num::Int(_), Num::Float(_)) if exact => Ordering::Less,
+        (Num::Float(_), Num::Int(_)) if exact => Ordering::Greater,
+        (Num::Int(i), Num::Float(f)) => cmp_int_float(i, *f),
+        (Num::Float(f), Num::Int(i)) => cmp_int_float(i, *f).reverse(),
+    }
+}
+
+fn cmp_f64(f: f64, g: f64) -> Ordering {
+    // Erlang has no NaN; `total_cmp` only keeps the order total on garbage.
+    f.partial_cmp(&g).unwrap_or_else(|| f.total_cmp(&g))
+}
+
+/// Exact comparison of an integer with a float.
+fn cmp_int_float(i: &Int, f: f64) -> Ordering {
+    if !f.is_finite() {
+        return if f > 0.0 || f.is_nan() {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        };
+    }
+    let t = f.trunc();
+    let frac = f - t; // exact: `t` and `f` share the exponent range
+    i.cmp(&float_to_int(t)).then(if frac > 0.0 {
+        Ordering::Less
+    } else if frac < 0.0 {
+        Ordering::Greater
+    } else {
+        Ordering::Equal
+    })
+}
+
+/// The integer an integral, finite float holds, exactly.
+fn float_to_int(t: f64) -> Int {
+    if t.abs() < 2f64.powi(126) {
+        return Int::Fix(t as i128); // exact: integral and in range
+    }
+    let bits = t.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as usize - 1075; // t >= 2^126: positive
+    let mant = (bits & ((1 << 52) - 1)) | (1 << 52);
+    let mut mag = vec![0u8; exp / 8 + 8];
+    let shifted = mant << (exp % 8); // below 2^60
+    mag[exp / 8..exp / 8 + 8].copy_from_slice(&shifted.to_le_bytes());
+    while mag.last() == Some(&0) {
+        mag.pop();
+    }
+    Int::Big(Big { neg: t < 0.0, mag })
+}
+
+fn cmp_atoms(ra: Option<u64>, na: Option<&[u8]>, rb: Option<u64>, nb: Option<&[u8]>) -> Ordering {
+    if ra.is_some() && ra == rb {
+        return Ordering::Equal; // the same atom
+    }
+    match (na, nb) {
+        (Some(x), Some(y)) => x.cmp(y),
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (None, None) => ra.cmp(&rb),
+    }
+}
+
+/// Node, creation, then id words from the last one down (missing words count as 0).
+fn cmp_remote(x: &RemoteId, y: &RemoteId) -> Ordering {
+    x.0.cmp(y.0).then(x.1.cmp(&y.1)).then_with(|| {
+        let n = x.2.len().max(y.2.len());
+        (0..n)
+            .rev()
+            .map(|i| {
+                let wx = x.2.get(i).copied().unwrap_or(0);
+                let wy = y.2.get(i).copied().unwrap_or(0);
+                wx.cmp(&wy)
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    })
+}
+
+/// Local pids/ports (by word) before remote ones.
+fn cmp_local(x: &Result<u64, RemoteId>, y: &Result<u64, RemoteId>) -> Ordering {
+    match (x, y) {
+        (Ok(p), Ok(q)) => p.cmp(q),
+        (Ok(_), Err(_)) => Ordering::Less,
+        (Err(_), Ok(_)) => Ordering::Greater,
+        // Pids list (id, serial): compare from the first word, so reverse the words.
+        (Err(p), Err(q)) => p.0.cmp(q.0).then(p.1.cmp(&q.1)).then_with(|| p.2.cmp(&q.2)),
+    }
+}
+
+fn cmp_bits(x: &[u8], nx: u64, y: &[u8], ny: u64) -> Ordering {
+    let common = nx.min(ny);
+    let full = (common / 8) as usize;
+    let ord = x[..full].cmp(&y[..full]);
+    if ord.is_ne() {
+        return ord;
+    }
+    let rem = (common % 8) as u32;
+    if rem > 0 {
+        let mask = 0xFFu8 << (8 - rem);
+        let ord = (x[full] & mask).cmp(&(y[full] & mask));
+        if ord.is_ne() {
+            return ord;
+        }
+    }
+    nx.cmp(&ny)
+}
+
+/// (key position, value position) of each pair, sorted in map-key order.
+fn sorted_pairs(b: &[u8], mut p: usize, n: u32) -> Option<Vec<(usize, usize)>> {
+    let mut pairs = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let v = skip(b, p)?;
+        pairs.push((p, v));
+        p = skip(b, v)?;
+    }
+    pairs.sort_by(|x, y| {
+        cmp_terms(b, Cur::at(x.0), b, Cur::at(y.0), true).unwrap_or(Ordering::Equal)
+    });
+    Some(pairs)
+}
+
+/// Maps of equal size: keys in map-key order (exactly), then values in that order.
+fn cmp_maps(a: &[u8], pa: usize, b: &[u8], pb: usize, n: u32, exact: bool) -> Option<Ordering> {
+    let (xa, xb) = (sorted_pairs(a, pa, n)?, sorted_pairs(b, pb, n)?);
+    for (ka, kb) in xa.iter().zip(&xb) {
+        let o = cmp_terms(a, Cur::at(ka.0), b, Cur::at(kb.0), true)?;
+        if o.is_ne() {
+            return Some(o);
+        }
+    }
+    for (va, vb) in xa.iter().zip(&xb) {
+        let o = cmp_terms(a, Cur::at(va.1), b, Cur::at(vb.1), exact)?;
+        if o.is_ne() {
+            return Some(o);
+        }
+    }
+    Some(Ordering::Equal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::term::int::{raw_from_small, MAX_SMALL, MIN_SMALL};
+    use crate::term::Writer;
+
+    fn enc(f: impl FnOnce(&mut Writer)) -> Vec<u8> {
+        let mut w = Writer::default();
+        f(&mut w);
+        w.buf
+    }
+    fn int(v: i128) -> Vec<u8> {
+        enc(|w| Int::Fix(v).write(w))
+    }
+    fn big(neg: bool, pow2: usize) -> Vec<u8> {
+        let mut mag = vec![0u8; pow2 / 8 + 1];
+        mag[pow2 / 8] = 1 << (pow2 % 8);
+        enc(|w| w.ext(&Big { neg, mag }.to_ext()))
+    }
+    fn float(f: f64) -> Vec<u8> {
+        enc(|w| w.float(f))
+    }
+    /// Atom words deliberately in reverse alphabetical order.
+    fn atom(name: &str) -> Vec<u8> {
+        let raw = ((1_000_000 - name.bytes().map(|b| b as u64).sum::<u64>()) << 6) | 0x0b;
+        enc(|w| w.atom(raw, name.as_bytes()))
+    }
+    fn ext_node(out: &mut Vec<u8>, node: &str) {
+        out.extend_from_slice(&[119, node.len() as u8]);
+        out.extend_from_slice(node.as_bytes());
+    }
+    fn reference(node: &str, words: &[u32]) -> Vec<u8> {
+        let mut e = vec![131, 90];
+        e.extend_from_slice(&(words.len() as u16).to_be_bytes());
+        ext_node(&mut e, node);
+        e.extend_from_slice(&1u32.to_be_bytes());
+        for w in words {
+            e.extend_from_slice(&w.to_be_bytes());
+        }
+        enc(|w| w.ext(&e))
+    }
+    fn remote_pid(node: &str, id: u32) -> Vec<u8> {
+        let mut e = vec![131, 88];
+        ext_node(&mut e, node);
+        for x in [id, 0, 1] {
+            e.extend_from_slice(&x.to_be_bytes());
+        }
+        enc(|w| w.ext(&e))
+    }
+    fn remote_port(node: &str, id: u64) -> Vec<u8> {
+        let mut e = vec![131, 120];
+        ext_node(&mut e, node);
+        e.extend_from_slice(&id.to_be_bytes());
+        e.extend_from_slice(&1u32.to_be_bytes());
+        enc(|w| w.ext(&e))
+    }
+    fn pid(n: u64) -> Vec<u8> {
+        enc(|w| w.imm((n << 4) | 3))
+    }
+    fn port(n: u64) -> Vec<u8> {
+        enc(|w| w.imm((n << 4) | 7))
+    }
+    fn nil() -> Vec<u8> {
+        enc(|w| w.imm(0x3b))
+    }
+    fn tuple(elems: &[Vec<u8>]) -> Vec<u8> {
+        enc(|w| {
+            w.tuple(elems.len() as u32);
+            elems.iter().for_each(|e| w.raw(e));
+        })
+    }
+    fn list(elems: &[Vec<u8>], tail: Vec<u8>) -> Vec<u8> {
+        enc(|w| {
+            w.list(elems.len() as u32);
+            elems.iter().for_each(|e| w.raw(e));
+            w.raw(&tail);
+        })
+    }
+    fn map(pairs: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+        enc(|w| w.map(pairs.to_vec()))
+    }
+    fn bin(b: &[u8]) -> Vec<u8> {
+        enc(|w| w.binary(b))
+    }
+    fn bits(bytes: &[u8], last_bits: u8) -> Vec<u8> {
+        let mut e = vec![131, 77];
+        e.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        e.push(last_bits);
+        e.extend_from_slice(bytes);
+        enc(|w| w.ext(&e))
+    }
+    fn fun(tag: u8, payload: u8) -> Vec<u8> {
+        enc(|w| w.ext(&[131, tag, payload]))
+    }
+
+    /// Each inner group holds terms that compare equal; groups strictly increase.
+    fn check_ladder(groups: &[Vec<Vec<u8>>]) {
+        for (i, gi) in groups.iter().enumerate() {
+            for (j, gj) in groups.iter().enumerate() {
+                for x in gi {
+                    for y in gj {
+                        assert_eq!(
+                            compare(x, y),
+                            i.cmp(&j),
+                            "groups {i} vs {j}: {x:?} vs {y:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_type_pair_in_standard_order() {
+        let ladder = vec![
+            vec![int(1), float(1.0)],
+            vec![atom("a")],
+            vec![reference("n@h", &[1, 2, 3])],
+            vec![fun(112, 0)],
+            vec![port(1)],
+            vec![pid(1)],
+            vec![tuple(&[])],
+            vec![map(&[])],
+            vec![nil(), enc(|w| w.list(0)).into_iter().chain(nil()).collect()],
+            vec![list(&[int(1)], nil())],
+            vec![bin(b"")],
+        ];
+        check_ladder(&ladder);
+    }
+
+    #[test]
+    fn numbers_compare_by_exact_value() {
+        let p53 = 1i128 << 53;
+        let ladder = vec![
+            vec![big(true, 200), float(-(2f64.powi(200)))],
+            vec![float(
+                -1.7976931348623157e308 / 2.0 * 0.0 - 2f64.powi(100) * 1.5,
+            )],
+            vec![big(true, 100), float(-(2f64.powi(100)))],
+            vec![int(i64::MIN as i128 - 1)],
+            vec![int(i64::MIN as i128), float(i64::MIN as f64)],
+            vec![int(MIN_SMALL as i128 - 1)],
+            vec![int(MIN_SMALL as i128)],
+            vec![int(-p53 - 1)],
+            vec![int(-p53), float(-(p53 as f64))],
+            vec![float(-1.5)],
+            vec![int(-1), float(-1.0)],
+            vec![float(-0.5)],
+            vec![int(0), float(0.0), float(-0.0)],
+            vec![float(5e-324)],
+            vec![float(0.5)],
+            vec![int(1), float(1.0), enc(|w| w.ext(&[131, 97, 1]))],
+            vec![float(1.0000000000000002)],
+            vec![int(p53 - 1), float((p53 - 1) as f64)],
+            vec![int(p53), float(p53 as f64)],
+            vec![int(p53 + 1)],
+            vec![int(p53 + 2), float((p53 + 2) as f64)],
+            vec![int(MAX_SMALL as i128)],
+            vec![
+                int(MAX_SMALL as i128 + 1),
+                float((MAX_SMALL as i128 + 1) as f64),
+            ],
+            vec![int(i64::MAX as i128)],
+            vec![int(1i128 << 63), float(2f64.powi(63))],
+            vec![int(u64::MAX as i128)],
+            vec![int(1i128 << 64), float(2f64.powi(64)), big(false, 64)],
+            vec![float(2f64.powi(64) * 1.5)],
+            vec![big(false, 100), float(2f64.powi(100))],
+            vec![float(2f64.powi(127))],
+            vec![big(false, 200), float(2f64.powi(200))],
+            vec![float(f64::MAX)],
+            vec![big(false, 1100)],
+        ];
+        check_ladder(&ladder);
+        // Raw words round-trip where expected.
+        assert_eq!(
+            compare(&int(7), &enc(|w| w.imm(raw_from_small(7)))),
+            Ordering::Equal
+        );
+    }
+
+    #[test]
+    fn atoms_by_text_not_by_word() {
+        check_ladder(&[
+            vec![enc(|w| w.imm(0xff0b))], // a nameless atom word sorts first
+            vec![atom("")],
+            vec![atom("a")],
+            vec![atom("ab")],
+            vec![atom("b")],
+            vec![atom("zz")],
+            vec![atom("é")],
+        ]);
+        // The same atom, with or without the word matching.
+        assert!(equal(
+            &enc(|w| w.atom(0x4b, b"x")),
+            &enc(|w| w.atom(0x4b, b"x"))
+        ));
+    }
+
+    #[test]
+    fn refs_pids_ports_local_and_remote() {
+        check_ladder(&[
+            vec![reference("a@h", &[9, 9, 1])],
+            vec![reference("a@h", &[1, 1, 2])], // last word most significant
+            vec![reference("b@h", &[0, 0, 0])],
+            vec![fun(112, 5)],
+            vec![fun(113, 1)], // local funs before exports
+            vec![port(3)],
+            vec![port(4)],
+            vec![remote_port("a@h", 1)],
+            vec![remote_port("b@h", 0)],
+            vec![pid(2)],
+            vec![pid(10)],
+            vec![remote_pid("a@h", 7)],
+            vec![remote_pid("a@h", 8)],
+            vec![remote_pid("b@h", 1)],
+        ]);
+    }
+
+    #[test]
+    fn tuples_lists_and_nesting() {
+        let t = |xs: &[i128]| tuple(&xs.iter().map(|&x| int(x)).collect::<Vec<_>>());
+        check_ladder(&[
+            vec![t(&[9])],
+            vec![t(&[1, 2]), tuple(&[float(1.0), int(2)])],
+            vec![t(&[1, 3])],
+            vec![tuple(&[int(1), t(&[5, 5])])],
+            vec![
+                tuple(&[int(1), t(&[5, 6])]),
+                tuple(&[float(1.0), tuple(&[int(5), float(6.0)])]),
+            ],
+            vec![t(&[0, 0, 0])],
+        ]);
+        let l = |xs: &[i128]| list(&xs.iter().map(|&x| int(x)).collect::<Vec<_>>(), nil());
+        check_ladder(&[
+            vec![nil()],
+            vec![list(&[int(1)], int(0))], // [1|0] < [1]: a number tail is below []
+            vec![l(&[1])],
+            vec![l(&[1, 1])],
+            vec![list(&[int(1), int(2)], atom("x"))], // [1,2|x] < [1,2]: atom < []
+            vec![l(&[1, 2]), list(&[float(1.0)], l(&[2]))],
+            vec![l(&[1, 2, 3])],
+            vec![list(&[int(1), int(2)], bin(b""))],
+            vec![l(&[2])],
+            vec![list(&[l(&[1])], nil())], // a list element is above any number
+        ]);
+    }
+
+    #[test]
+    fn maps_by_size_then_exact_keys_then_values() {
+        let m = |ps: &[(Vec<u8>, Vec<u8>)]| map(ps);
+        check_ladder(&[
+            vec![m(&[])],
+            vec![m(&[(int(2), atom("a"))])],
+            vec![m(&[(int(1), atom("a"))])]
+                .into_iter()
+                .skip(1)
+                .collect(),
+            vec![m(&[(float(1.0), int(0))])],
+            vec![m(&[(float(1.0), int(1)), (int(5), int(0))])]
+                .into_iter()
+                .skip(1)
+                .collect(),
+        ]);
+        // #{2=>a} vs #{1=>a}: keys compared first.
+        assert_eq!(
+            compare(&m(&[(int(1), atom("a"))]), &m(&[(int(2), atom("a"))])),
+            Ordering::Less
+        );
+        // Integer keys before float keys: #{1=>a} < #{1.0=>a}, and 2 < 1.0 as a key.
+        assert_eq!(
+            compare(&m(&[(int(1), atom("a"))]), &m(&[(float(1.0), atom("a"))])),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare(&m(&[(int(2), atom("a"))]), &m(&[(float(1.0), atom("a"))])),
+            Ordering::Less
+        );
+        // Values compare with ==: #{a => 1} == #{a => 1.0}.
+        assert!(equal(
+            &m(&[(atom("a"), int(1))]),
+            &m(&[(atom("a"), float(1.0))])
+        ));
+        // Keys ordered in map-key order, not by encoding: #{1=>x, 1.0=>y} vs #{1=>x, 2.0=>y}.
+        let a = m(&[(int(1), atom("x")), (float(1.0), atom("y"))]);
+        let b = m(&[(int(1), atom("x")), (float(2.0), atom("y"))]);
+        assert_eq!(compare(&a, &b), Ordering::Less);
+        // Values in key order: #{b=>1, a=>2} vs #{b=>2, a=>1}: the value of `a` decides.
+        let a = m(&[(atom("b"), int(1)), (atom("a"), int(2))]);
+        let b = m(&[(atom("b"), int(2)), (atom("a"), int(1))]);
+        assert_eq!(compare(&a, &b), Ordering::Greater);
+        // Exact mode inside keys: {1} and {1.0} are distinct keys.
+        let a = m(&[(tuple(&[int(1)]), int(0))]);
+        let b = m(&[(tuple(&[float(1.0)]), int(0))]);
+        assert_eq!(compare(&a, &b), Ordering::Less);
+        assert_eq!(
+            compare_exact(&tuple(&[int(1)]), &tuple(&[float(1.0)])),
+            Ordering::Less
+        );
+    }
+
+    #[test]
+    fn bitstrings_bitwise_then_length() {
+        check_ladder(&[
+            vec![bin(b""), bits(&[], 0)],
+            vec![bits(&[0x00], 1)],
+            vec![bin(&[0x00])],
+            vec![bits(&[0x80], 1)],
+            vec![bits(&[0x80], 2)],
+            vec![bits(&[0xC0], 2)],
+            vec![bin(&[0xC0])],
+            vec![bin(&[0xC0, 0x00])],
+            vec![bits(&[0xC0, 0x80], 1)],
+            vec![bin(&[0xFF])],
+        ]);
+        assert!(equal(
+            &bin(b"abc"),
+            &enc(|w| w.ext(&[131, 109, 0, 0, 0, 3, b'a', b'b', b'c']))
+        ));
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow() {
+        let mut a = nil();
+        for _ in 0..20_000 {
+            a = list(&[a], nil());
+        }
+        let mut b = a.clone();
+        assert_eq!(compare(&a, &b), Ordering::Equal);
+        b = list(&[b], nil());
+        assert_eq!(compare(&a, &b), Ordering::Less);
+    }
+
+    #[test]
+    fn garbage_never_panics_and_is_antisymmetric() {
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let la = (rnd() % 24) as usize;
+            let lb = (rnd() % 24) as usize;
+            let a: Vec<u8> = (0..la).map(|_| (rnd() % 12) as u8).collect();
+            let b: Vec<u8> = (0..lb).map(|_| (rnd() % 12) as u8).collect();
+            assert_eq!(compare(&a, &b), compare(&b, &a).reverse());
+        }
+    }
+}
