@@ -8,6 +8,7 @@ rustler::atoms! {
     true_ = "true",
     false_ = "false",
     none,
+    nil,
     ok,
     // table types and options
     set, ordered_set, bag, duplicate_bag,

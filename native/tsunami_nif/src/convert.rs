@@ -235,13 +235,39 @@ impl Encoder {
     }
 }
 
+/// The value of a small-integer term, without encoding it.
+#[inline]
+pub fn small_int(t: Term) -> Option<i64> {
+    tsunami_core::term::int::small_from_raw(word(t.as_c_arg()))
+}
+
+/// The term for an integer result.
+pub fn int_term<'a>(env: Env<'a>, v: &tsunami_core::term::int::Int) -> NifResult<Term<'a>> {
+    use tsunami_core::term::int::Int;
+    let e = env.as_c_arg();
+    // SAFETY: `e` is the calling NIF's environment.
+    let raw = match *v {
+        Int::Fix(i) if i64::try_from(i).is_ok() => unsafe { sys::enif_make_int64(e, i as i64) },
+        Int::Fix(i) if u64::try_from(i).is_ok() => unsafe { sys::enif_make_uint64(e, i as u64) },
+        _ => {
+            let mut w = Writer::default();
+            v.write(&mut w);
+            return decode(env, &w.buf);
+        }
+    };
+    // SAFETY: built in `env`.
+    Ok(unsafe { Term::new(env, raw) })
+}
+
 /// Encodes a tuple as a stored object keyed on element `keypos`. `Err` (badarg) when it
 /// is not a tuple of at least `keypos` elements.
 pub fn encode_object(term: Term, keypos: usize) -> NifResult<Obj> {
     let env = term.get_env();
     let t = term.as_c_arg();
     let mut enc = Encoder::new(env);
-    let mut w = ObjBuilder::writer(64);
+    let mut w = Writer {
+        buf: pooled_buf(),
+    };
     // SAFETY: `t` is a term of `env`; out-pointers are valid locals.
     unsafe {
         let mut arity = 0;
@@ -257,7 +283,9 @@ pub fn encode_object(term: Term, keypos: usize) -> NifResult<Obj> {
         }
     }
     let pin = enc.pinned.then(|| keep_alive(term));
-    ObjBuilder::finish(w, keypos, pin).ok_or_else(badarg)
+    let obj = ObjBuilder::finish(&w, keypos, pin).ok_or_else(badarg);
+    drop(KeyBuf(w.buf)); // back to the pool
+    obj
 }
 
 /// An encoded key. Its buffer comes from, and returns to, a per-thread pool, so the hot
@@ -285,14 +313,18 @@ impl Drop for KeyBuf {
     }
 }
 
-/// Encodes a lookup key; returns its hash and bytes.
-pub fn encode_key(term: Term) -> NifResult<(u64, KeyBuf)> {
-    let buf = KEY_BUFS
+/// An empty buffer from the per-thread pool (see [`KeyBuf`]).
+fn pooled_buf() -> Vec<u8> {
+    KEY_BUFS
         .try_with(|p| p.borrow_mut().pop())
         .ok()
         .flatten()
-        .unwrap_or_else(|| Vec::with_capacity(32));
-    let mut w = Writer { buf };
+        .unwrap_or_else(|| Vec::with_capacity(64))
+}
+
+/// Encodes a lookup key; returns its hash and bytes.
+pub fn encode_key(term: Term) -> NifResult<(u64, KeyBuf)> {
+    let mut w = Writer { buf: pooled_buf() };
     let mut enc = Encoder::new(term.get_env());
     enc.encode(&mut w, term.as_c_arg(), true, 0)?;
     Ok((term::hash_key(&w.buf), KeyBuf(w.buf)))

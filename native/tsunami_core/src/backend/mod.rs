@@ -13,7 +13,7 @@ pub mod hash;
 
 use crate::error::Result;
 use crate::reaper;
-use crate::term::{Obj, Pin, Writer};
+use crate::term::Obj;
 
 /// Objects removed from a table, dropped by the caller after every lock is released (or
 /// handed to the [`crate::reaper`] when there are many).
@@ -138,21 +138,12 @@ impl Storage {
 
     /// Atomic read-modify-write of the single object with this key (see
     /// [`hash::HashTable::update`]).
-    #[allow(clippy::too_many_arguments)]
-    pub fn update<R, F>(
-        &self,
-        hash: u64,
-        key: &[u8],
-        keypos: usize,
-        default: Option<Obj>,
-        pin: Option<Pin>,
-        f: F,
-    ) -> Result<(R, Garbage)>
+    pub fn update<R, F>(&self, hash: u64, key: &[u8], default: Option<Obj>, f: F) -> Result<(R, Garbage)>
     where
-        F: FnOnce(&Obj) -> Result<(Writer, R)>,
+        F: FnOnce(&mut Obj) -> Result<R>,
     {
         match self {
-            Storage::Hash(h) => h.update(hash, key, keypos, default, pin, f),
+            Storage::Hash(h) => h.update(hash, key, default, f),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use crate::error::{Cause, Error, Result};
 use crate::term::int::Int;
-use crate::term::{read_head, skip, Head, ObjBuilder, Writer};
+use crate::term::{element_range, read_head, skip, tuple_arity, Head, Obj, ObjBuilder, Writer};
 use std::ops::Range;
 
 /// One `{Pos, Incr}` or `{Pos, Incr, Threshold, SetValue}`.
@@ -50,17 +50,30 @@ fn rebuild(body: &[u8], elems: &[Range<usize>], new: &[Option<Vec<u8>>]) -> Writ
     w
 }
 
-/// Applies counter ops in order to the tuple `body`; returns the new tuple (in a writer
-/// from [`ObjBuilder::writer`]) and each op's resulting value.
-pub fn apply_counter(body: &[u8], keypos: usize, ops: &[CounterOp]) -> Result<(Writer, Vec<Int>)> {
-    let elems = elements(body)?;
-    let mut new: Vec<Option<Vec<u8>>> = vec![None; elems.len()];
+/// A counter's new value, encoded.
+struct Pending {
+    range: Range<usize>,
+    bytes: Writer,
+}
+
+/// Applies counter ops in order to `obj` and returns each op's resulting value.
+/// `then_badarg`: an op after these was malformed, so after checking these (whose errors
+/// come first, as in `:ets`) fail with a plain badarg. On any error `obj` is unchanged.
+///
+/// When every new value encodes to the size of the old one (a small integer staying
+/// small: nearly always) the bytes are overwritten in place; otherwise the object is
+/// rebuilt.
+pub fn apply_counter(obj: &mut Obj, keypos: usize, ops: &[CounterOp], then_badarg: bool) -> Result<Vec<Int>> {
+    let body = obj.body();
+    let arity = tuple_arity(body).ok_or(Cause::Type)? as usize;
+    let mut pending: Vec<Pending> = Vec::with_capacity(ops.len());
     let mut results = Vec::with_capacity(ops.len());
     for op in ops {
-        let i = check_pos(op.pos, elems.len(), keypos)?;
-        let current = match &new[i] {
-            Some(bytes) => Int::read(bytes, 0),
-            None => Int::read(body, elems[i].start),
+        check_pos(op.pos, arity, keypos)?;
+        let range = element_range(body, op.pos).ok_or(Cause::Type)?;
+        let current = match pending.iter().rev().find(|p| p.range == range) {
+            Some(p) => Int::read(&p.bytes.buf, 0),
+            None => Int::read(body, range.start),
         }
         .ok_or(Cause::Type)?;
         let mut value = current.add(&op.incr);
@@ -74,12 +87,30 @@ pub fn apply_counter(body: &[u8], keypos: usize, ops: &[CounterOp]) -> Result<(W
                 value = set_value.clone();
             }
         }
-        let mut w = Writer::default();
-        value.write(&mut w);
-        new[i] = Some(w.buf);
+        let mut bytes = Writer::with_capacity(9);
+        value.write(&mut bytes);
+        pending.push(Pending { range, bytes });
         results.push(value);
     }
-    Ok((rebuild(body, &elems, &new), results))
+    if then_badarg {
+        return Err(Cause::Type.into());
+    }
+    if pending.iter().all(|p| p.bytes.buf.len() == p.range.len()) {
+        let body = obj.body_mut();
+        for p in &pending {
+            body[p.range.clone()].copy_from_slice(&p.bytes.buf);
+        }
+        return Ok(results);
+    }
+    let elems = elements(body)?;
+    let mut new: Vec<Option<Vec<u8>>> = vec![None; elems.len()];
+    for p in pending {
+        let i = elems.iter().position(|r| *r == p.range).ok_or(Cause::Type)?;
+        new[i] = Some(p.bytes.buf);
+    }
+    let w = rebuild(body, &elems, &new);
+    obj.replace_body(keypos, &w).ok_or(Cause::Type)?;
+    Ok(results)
 }
 
 /// Applies `{Pos, Value}` replacements (values already encoded); the last one for a
@@ -113,45 +144,41 @@ mod tests {
         w.buf
     }
 
+    fn stored(vals: &[i64]) -> Obj {
+        let mut w = ObjBuilder::writer(64);
+        w.raw(&obj(vals));
+        ObjBuilder::finish(&w, 1, None).unwrap()
+    }
+
     #[test]
     fn counters_thresholds_and_errors() {
-        let body = obj(&[1, 10, 20]);
+        let mut o = stored(&[1, 10, 20]);
         let ops = [
-            CounterOp {
-                pos: 2,
-                incr: Int::Fix(5),
-                threshold: None,
-            },
-            CounterOp {
-                pos: 2,
-                incr: Int::Fix(5),
-                threshold: Some((Int::Fix(18), Int::Fix(0))),
-            },
-            CounterOp {
-                pos: 3,
-                incr: Int::Fix(-30),
-                threshold: Some((Int::Fix(-5), Int::Fix(-5))),
-            },
+            CounterOp { pos: 2, incr: Int::Fix(5), threshold: None },
+            CounterOp { pos: 2, incr: Int::Fix(5), threshold: Some((Int::Fix(18), Int::Fix(0))) },
+            CounterOp { pos: 3, incr: Int::Fix(-30), threshold: Some((Int::Fix(-5), Int::Fix(-5))) },
         ];
-        let (w, res) = apply_counter(&body, 1, &ops).unwrap();
+        let res = apply_counter(&mut o, 1, &ops, false).unwrap();
         assert_eq!(res, vec![Int::Fix(15), Int::Fix(0), Int::Fix(-5)]);
-        let o = ObjBuilder::finish(w, 1, None).unwrap();
         assert_eq!(o.body(), &obj(&[1, 0, -5])[..]);
-        let bad_key = [CounterOp {
-            pos: 1,
-            incr: Int::Fix(1),
-            threshold: None,
-        }];
-        assert_eq!(
-            apply_counter(&body, 1, &bad_key).unwrap_err(),
-            Cause::KeyPos.into()
-        );
-        let bad_pos = [CounterOp {
-            pos: 4,
-            incr: Int::Fix(1),
-            threshold: None,
-        }];
-        assert!(apply_counter(&body, 1, &bad_pos).is_err());
+        let bad_key = [CounterOp { pos: 1, incr: Int::Fix(1), threshold: None }];
+        assert_eq!(apply_counter(&mut o, 1, &bad_key, false).unwrap_err(), Cause::KeyPos.into());
+        let bad_pos = [CounterOp { pos: 4, incr: Int::Fix(1), threshold: None }];
+        assert!(apply_counter(&mut o, 1, &bad_pos, false).is_err());
+        // A failing batch leaves the object as it was.
+        let ok_then_bad = [CounterOp { pos: 2, incr: Int::Fix(1), threshold: None }];
+        assert!(apply_counter(&mut o, 1, &ok_then_bad, true).is_err());
+        assert_eq!(o.body(), &obj(&[1, 0, -5])[..]);
+    }
+
+    #[test]
+    fn counters_growing_past_small_rebuild_the_object() {
+        let mut o = stored(&[7, crate::term::int::MAX_SMALL]);
+        let ops = [CounterOp { pos: 2, incr: Int::Fix(1), threshold: None }];
+        let res = apply_counter(&mut o, 1, &ops, false).unwrap();
+        assert_eq!(res, vec![Int::Fix(crate::term::int::MAX_SMALL as i128 + 1)]);
+        assert_eq!(Int::read(o.body(), element_range(o.body(), 2).unwrap().start), Some(res[0].clone()));
+        assert_eq!(o.key(), stored(&[7, 0]).key());
     }
 
     #[test]
@@ -162,7 +189,7 @@ mod tests {
         let mut v2 = Writer::default();
         v2.imm(raw_from_small(8));
         let w = apply_element(&body, 1, &[(2, v.buf), (2, v2.buf)]).unwrap();
-        let o = ObjBuilder::finish(w, 1, None).unwrap();
+        let o = ObjBuilder::finish(&w, 1, None).unwrap();
         assert_eq!(o.body(), &obj(&[1, 8, 3])[..]);
     }
 }

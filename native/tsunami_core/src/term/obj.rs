@@ -149,7 +149,7 @@ impl Obj {
     /// the key at the same place, keeping the chain link and the keep-alive
     /// (`update_counter`, `update_element`). `None`, and no change, when the new body is
     /// malformed.
-    pub fn replace_body(&mut self, keypos: usize, w: Writer) -> Option<()> {
+    pub fn replace_body(&mut self, keypos: usize, w: &Writer) -> Option<()> {
         let mut fresh = ObjBuilder::finish(w, keypos, None)?;
         let (next, pin) = {
             let h = self.header_mut();
@@ -160,6 +160,14 @@ impl Obj {
         fh.pin = pin;
         *self = fresh; // the old allocation, now unlinked, is freed here
         Some(())
+    }
+
+    /// The body, writable in place, for updates that keep every byte of the key and the
+    /// body's length (an integer counter replaced by one of the same encoded size).
+    pub(crate) fn body_mut(&mut self) -> &mut [u8] {
+        let len = self.header().len as usize;
+        // SAFETY: as in `body`; `&mut self` makes the access exclusive.
+        unsafe { std::slice::from_raw_parts_mut((self.ptr.as_ptr() as *mut u8).add(HEADER), len) }
     }
 
     /// Adds a keep-alive (for VM-refcounted terms written into the object later).
@@ -203,7 +211,7 @@ impl ObjBuilder {
 
     /// Completes an object from a writer holding one tuple. `None` when what was written
     /// is not a tuple of at least `keypos` elements.
-    pub fn finish(w: Writer, keypos: usize, pin: Option<Pin>) -> Option<Obj> {
+    pub fn finish(w: &Writer, keypos: usize, pin: Option<Pin>) -> Option<Obj> {
         let key = super::element_range(&w.buf, keypos)?;
         let hash = hash_key(&w.buf[key.clone()]);
         Some(Obj::alloc(&w.buf, key, hash, pin.map(Box::new)))
@@ -220,7 +228,7 @@ mod tests {
         w.tuple(2);
         w.imm(raw_from_small(k));
         w.binary(b"payload");
-        ObjBuilder::finish(w, 1, None).unwrap()
+        ObjBuilder::finish(&w, 1, None).unwrap()
     }
 
     #[test]
@@ -247,7 +255,7 @@ mod tests {
         w.tuple(2);
         w.imm(raw_from_small(1));
         w.binary(b"other");
-        a.replace_body(1, w).unwrap();
+        a.replace_body(1, &w).unwrap();
         assert!(a.next().is_some());
         assert_eq!(a.key(), obj(1).key());
         assert!(a.body().ends_with(b"other"));

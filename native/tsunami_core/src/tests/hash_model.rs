@@ -13,7 +13,7 @@ pub fn obj(key: i64, val: i64) -> Obj {
     w.tuple(2);
     w.imm(raw_from_small(key));
     w.imm(raw_from_small(val));
-    ObjBuilder::finish(w, 1, None).unwrap()
+    ObjBuilder::finish(&w, 1, None).unwrap()
 }
 
 pub fn key_of(k: i64) -> (u64, Vec<u8>) {

@@ -15,7 +15,7 @@ use rustler::{Encoder, Env, Term};
 use tsunami_core::backend::{KeyMode, Storage};
 use tsunami_core::table::update::{apply_counter, apply_element, CounterOp};
 use tsunami_core::term::int::Int;
-use tsunami_core::term::{Obj, Writer};
+use tsunami_core::term::{Obj, ObjBuilder, Writer};
 
 use tsunami_core::Cause;
 
@@ -114,6 +114,9 @@ fn take<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
 }
 
 fn int_of(t: Term) -> NifResult<Int> {
+    if let Some(v) = convert::small_int(t) {
+        return Ok(Int::Fix(v as i128));
+    }
     let (bytes, _) = encode_value(t)?;
     Int::read(&bytes, 0).ok_or_else(badarg)
 }
@@ -160,24 +163,13 @@ fn counter_op(t: Term, keypos: usize, in_list: bool) -> ParsedOp {
     })
 }
 
-/// Applies the ops in order to `body`; the first malformed op fails (after the ops
-/// before it were checked), as in :ets.
-fn apply_ops(
-    body: &[u8],
-    keypos: usize,
-    ops: &[ParsedOp],
-) -> tsunami_core::Result<(Writer, Vec<Int>)> {
-    let first_bad = ops.iter().position(|o| o.is_none());
-    let good: Vec<CounterOp> = ops[..first_bad.unwrap_or(ops.len())]
-        .iter()
-        .flatten()
-        .cloned()
-        .collect();
-    let done = apply_counter(body, keypos, &good)?;
-    match first_bad {
-        None => Ok(done),
-        Some(_) => Err(Cause::Type.into()),
-    }
+/// The well-formed ops before the first malformed one, and whether there was one: :ets
+/// checks ops in order, so the earlier ops' errors come first.
+fn good_ops(ops: Vec<ParsedOp>) -> (Vec<CounterOp>, bool) {
+    let n = ops.len();
+    let good: Vec<CounterOp> = ops.into_iter().map_while(|o| o).collect();
+    let bad = good.len() < n;
+    (good, bad)
 }
 
 /// The default object for `/4` variants: a tuple of at least `keypos` elements, its key
@@ -189,7 +181,7 @@ fn default_object<'a>(
     key: Term<'a>,
     default: Term<'a>,
 ) -> NifResult<Result<Option<Obj>, Vec<u8>>> {
-    if default.is_atom() && default.atom_to_string().ok().as_deref() == Some("nil") {
+    if default.as_c_arg() == atoms::nil().as_c_arg() {
         return Ok(Ok(None));
     }
     let keypos = t.table.keypos();
@@ -226,48 +218,53 @@ fn update_counter<'a>(
         let keypos = t.table.keypos();
         // A bad op is only reported once there is an object to apply it to: for a
         // missing key without default :ets says `badkey` whatever the ops are.
-        let (list, ops) = if ops.is_list() {
-            let items: Vec<Term> = proper_list(ops)?.collect();
-            let ops: Vec<ParsedOp> = items
-                .into_iter()
-                .map(|o| counter_op(o, keypos, true))
-                .collect();
-            (true, ops)
+        let list = ops.is_list();
+        let (good, bad) = if list {
+            good_ops(proper_list(ops)?.map(|o| counter_op(o, keypos, true)).collect())
         } else {
-            (false, vec![counter_op(ops, keypos, false)])
+            good_ops(vec![counter_op(ops, keypos, false)])
         };
         let default = default_object(t, key, default)?;
-        let (bad_default, default) = match default {
+        let (short_default, default) = match default {
             Ok(d) => (None, d),
             Err(e) => (Some(e), None),
         };
         let (hash, k) = encode_key(key)?;
         let (results, garbage) = s
-            .update(hash, &k, keypos, default, None, |old| {
-                apply_ops(old.body(), keypos, &ops)
-            })
-            .map_err(|e| match (e, &bad_default) {
-                // A default too short for the key: :ets applies the ops to it and
-                // fails on the first position it cannot take.
-                (tsunami_core::Error::BadArg(Cause::BadKey), Some(body)) => {
-                    match apply_ops(body, keypos, &ops) {
-                        Err(e) => raise(e),
-                        Ok(_) => raise(Cause::Position.into()),
-                    }
+            .update(hash, &k, default, |obj| apply_counter(obj, keypos, &good, bad))
+            .map_err(|e| match (e, &short_default) {
+                (tsunami_core::Error::BadArg(Cause::BadKey), Some(enc)) => {
+                    raise(short_default_error(enc, keypos, &good, bad))
                 }
                 (e, _) => raise(e),
             })?;
         Storage::discard(garbage);
-        let terms = results
-            .iter()
-            .map(|r| {
-                let mut w = Writer::default();
-                r.write(&mut w);
-                convert::decode(env, &w.buf)
-            })
-            .collect::<NifResult<Vec<_>>>()?;
-        Ok(if list { terms.encode(env) } else { terms[0] })
+        if list {
+            let terms = results.iter().map(|r| convert::int_term(env, r)).collect::<NifResult<Vec<_>>>()?;
+            Ok(convert::make_list(env, &terms))
+        } else {
+            convert::int_term(env, &results[0])
+        }
     })
+}
+
+/// A default too short for the key: :ets applies the ops to it and fails on the first
+/// position it cannot take.
+fn short_default_error(enc: &[u8], keypos: usize, good: &[CounterOp], bad: bool) -> tsunami_core::Error {
+    let mut w = Writer::default();
+    w.raw(enc);
+    match ObjBuilder::finish(&w, 1, None) {
+        Some(mut o) => match apply_counter(&mut o, keypos, good, bad) {
+            Err(e) => e,
+            Ok(_) => Cause::Position.into(),
+        },
+        // `{}`: no position exists.
+        None => match good.first() {
+            Some(op) if op.pos == keypos => Cause::KeyPos.into(),
+            None if bad => Cause::Type.into(),
+            _ => Cause::Position.into(),
+        },
+    }
 }
 
 /// `{Pos, Value}` or a list of them: positions and encoded values, and whether any value
@@ -318,9 +315,15 @@ fn update_element<'a>(
         // New values holding references are kept alive with the object.
         let pin = pinned.then(|| convert::keep_alive(ops));
         let (hash, k) = encode_key(key)?;
-        let r = s.update(hash, &k, keypos, None, pin, |old| {
+        let mut pin = pin;
+        let r = s.update(hash, &k, None, |obj| {
             let parsed = parsed.as_ref().map_err(|_| Cause::Type)?;
-            Ok((apply_element(old.body(), keypos, parsed)?, ()))
+            let w = apply_element(obj.body(), keypos, parsed)?;
+            obj.replace_body(keypos, &w).ok_or(Cause::Type)?;
+            if let Some(p) = pin.take() {
+                obj.add_pin(p);
+            }
+            Ok(())
         });
         match r {
             Ok((_, garbage)) => {

@@ -35,7 +35,7 @@ use crate::config;
 use crate::error::{Cause, Result};
 use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{CachePadded, RwLock};
-use crate::term::{Obj, Pin, Writer};
+use crate::term::Obj;
 use shard::Shard;
 
 /// A lock-striped linear hash table.
@@ -176,51 +176,29 @@ impl HashTable {
         out
     }
 
-    /// Replaces the tuple of the single object with this key by `f(old)` (a new encoding
-    /// with the key unchanged), atomically; `pin` is added to the object's keep-alives.
-    /// Without an object, `default` (if given) is inserted with `f` applied to it. Returns
-    /// `f`'s result; `Err` (`badkey` when there is neither object nor default) leaves the
-    /// table unchanged.
+    /// Read-modify-write of the single object with this key, atomically: `f` changes the
+    /// object in place (it must keep the key, and leave the object unchanged when it
+    /// fails). Without an object, `default` (if given) is inserted after `f` ran on it.
+    /// Returns `f`'s result; `Err` (`badkey` when there is neither object nor default)
+    /// leaves the table unchanged.
     ///
     /// Only for [`KeyMode::Unique`] tables (the caller checks).
-    #[allow(clippy::too_many_arguments)]
-    pub fn update<R, F>(
-        &self,
-        hash: u64,
-        key: &[u8],
-        keypos: usize,
-        default: Option<Obj>,
-        pin: Option<Pin>,
-        f: F,
-    ) -> Result<(R, Garbage)>
+    pub fn update<R, F>(&self, hash: u64, key: &[u8], default: Option<Obj>, f: F) -> Result<(R, Garbage)>
     where
-        F: FnOnce(&Obj) -> Result<(Writer, R)>,
+        F: FnOnce(&mut Obj) -> Result<R>,
     {
         debug_assert_eq!(self.mode, KeyMode::Unique);
         let mut shard = self.shards[self.shard_of(hash)].write();
         let bh = self.bucket_hash(hash);
         let mut f = Some(f);
-        let apply = |f: &mut Option<F>, old: &Obj| (f.take().expect("applied once"))(old);
-        let mut pin = pin;
-        let found = shard.replace_with(bh, hash, key, |obj| {
-            let (w, r) = apply(&mut f, obj)?;
-            obj.replace_body(keypos, w).ok_or(Cause::Type)?;
-            if let Some(p) = pin.take() {
-                obj.add_pin(p);
-            }
-            Ok::<R, crate::error::Error>(r)
-        })?;
+        let found = shard.replace_with(bh, hash, key, |obj| (f.take().expect("once"))(obj))?;
         if let Some(r) = found {
             return Ok((r, Vec::new()));
         }
         let Some(mut obj) = default else {
             return Err(Cause::BadKey.into());
         };
-        let (w, r) = apply(&mut f, &obj)?;
-        obj.replace_body(keypos, w).ok_or(Cause::Type)?;
-        if let Some(p) = pin.take() {
-            obj.add_pin(p);
-        }
+        let r = (f.take().expect("once"))(&mut obj)?;
         let mut garbage = Vec::new();
         shard.insert(self.mode, bh, obj, &mut garbage);
         if self.resizable() {
