@@ -13,11 +13,13 @@ defmodule Tsunami do
       different keys).
     * `:bag`: many objects per key, in insertion order, no two identical.
     * `:duplicate_bag`: many objects per key, copies allowed.
-    * `:ordered_set`: not available yet (raises `ArgumentError`).
+    * `:ordered_set`: one object per key, kept in Erlang term order; keys are equal when
+      they compare `==` (`1` and `1.0` are the same key).
 
   `set`, `bag` and `duplicate_bag` share a lock-striped linear hash table: it grows and
   shrinks one bucket at a time, so no insert ever waits for a whole-table rehash, and
-  readers never block each other.
+  readers never block each other. `ordered_set` is a contention-adapting tree: AVL trees
+  in base nodes that split when writers collide and join again when it is quiet.
 
   ## Access
 
@@ -50,10 +52,12 @@ defmodule Tsunami do
   Misuse raises `ArgumentError` where `:ets` raises `badarg` (an Erlang caller sees
   `error:badarg`), and the message names the bad argument as it does for `:ets`:
 
-      iex> Tsunami.lookup(:no_such_table, 1)
-      ** (ArgumentError) errors were found at the given arguments:
-
-        * 1st argument: the table identifier does not refer to an existing ETS table
+      iex> try do
+      ...>   Tsunami.lookup(:no_such_table, 1)
+      ...> rescue
+      ...>   e in ArgumentError -> Exception.message(e)
+      ...> end
+      "errors were found at the given arguments:\\n\\n  * 1st argument: the table identifier does not refer to an existing ETS table\\n"
 
   ## Differences from `:ets`
 
@@ -107,10 +111,12 @@ defmodule Tsunami do
       :set
       iex> Tsunami.new(:named_doc, [:named_table])
       :named_doc
-      iex> Tsunami.new(:bad, [{:keypos, 0}])
-      ** (ArgumentError) errors were found at the given arguments:
-
-        * 2nd argument: invalid options
+      iex> try do
+      ...>   Tsunami.new(:bad, [{:keypos, 0}])
+      ...> rescue
+      ...>   e in ArgumentError -> Exception.message(e)
+      ...> end
+      "errors were found at the given arguments:\\n\\n  * 2nd argument: invalid options\\n"
   """
   @spec new(atom(), [option]) :: tab
   def new(name, options), do: nif([name, options], Native.new(name, options))
@@ -147,10 +153,12 @@ defmodule Tsunami do
       iex> t = Tsunami.new(:ins, [])
       iex> Tsunami.insert(t, [{:a, 1}, {:b, 2}])
       true
-      iex> Tsunami.insert(t, {})
-      ** (ArgumentError) errors were found at the given arguments:
-
-        * 2nd argument: not a tuple
+      iex> try do
+      ...>   Tsunami.insert(t, {})
+      ...> rescue
+      ...>   e in ArgumentError -> Exception.message(e)
+      ...> end
+      "errors were found at the given arguments:\\n\\n  * 2nd argument: is an empty tuple\\n"
   """
   @spec insert(tab, tuple() | [tuple()]) :: true
   def insert(tab, objects) do
@@ -199,10 +207,12 @@ defmodule Tsunami do
       iex> Tsunami.insert(t, {:k, :v})
       iex> Tsunami.lookup_element(t, :k, 2)
       :v
-      iex> Tsunami.lookup_element(t, :missing, 2)
-      ** (ArgumentError) errors were found at the given arguments:
-
-        * 2nd argument: not a key that exists in the table
+      iex> try do
+      ...>   Tsunami.lookup_element(t, :missing, 2)
+      ...> rescue
+      ...>   e in ArgumentError -> Exception.message(e)
+      ...> end
+      "errors were found at the given arguments:\\n\\n  * 2nd argument: not a key that exists in the table\\n"
   """
   @spec lookup_element(tab, term(), pos_integer()) :: term()
   def lookup_element(tab, key, pos),
@@ -269,10 +279,12 @@ defmodule Tsunami do
       1
       iex> Tsunami.update_counter(t, :hits, [{2, 5}, {3, -20, 0, 0}])
       [6, 0]
-      iex> Tsunami.update_counter(t, :nope, 1)
-      ** (ArgumentError) errors were found at the given arguments:
-
-        * 2nd argument: not a key that exists in the table
+      iex> try do
+      ...>   Tsunami.update_counter(t, :nope, 1)
+      ...> rescue
+      ...>   e in ArgumentError -> Exception.message(e)
+      ...> end
+      "errors were found at the given arguments:\\n\\n  * 2nd argument: not a key that exists in the table\\n"
   """
   @spec update_counter(tab, term(), term()) :: integer() | [integer()]
   def update_counter(tab, key, incr),
@@ -337,7 +349,8 @@ defmodule Tsunami do
   def first(tab), do: nif([tab], Native.first(tab))
 
   @doc """
-  The key after `key`, or `:"$end_of_table"`. Raises if `key` is not in the table.
+  The key after `key`, or `:"$end_of_table"`. For hash tables `key` must be in the
+  table; for `ordered_set` any key works (its successor in term order).
 
       iex> t = Tsunami.new(:next, [])
       iex> Tsunami.insert(t, {:only})
@@ -346,6 +359,29 @@ defmodule Tsunami do
   """
   @spec next(tab, term()) :: term()
   def next(tab, key), do: nif([tab, key], Native.next(tab, key))
+
+  @doc """
+  The last key in term order (`ordered_set`); for other types the same as `first/1`.
+
+      iex> t = Tsunami.new(:last_doc, [:ordered_set])
+      iex> Tsunami.insert(t, [{1}, {:b}, {"c"}])
+      iex> Tsunami.last(t)
+      "c"
+  """
+  @spec last(tab) :: term()
+  def last(tab), do: nif([tab], Native.last(tab))
+
+  @doc """
+  The key before `key` in term order (`ordered_set`, any `key`, present or not); for other
+  types the same as `next/2`.
+
+      iex> t = Tsunami.new(:prev_doc, [:ordered_set])
+      iex> Tsunami.insert(t, [{1}, {2}, {4}])
+      iex> {Tsunami.prev(t, 4), Tsunami.prev(t, 3.5), Tsunami.prev(t, 1)}
+      {2, 2, :"$end_of_table"}
+  """
+  @spec prev(tab, term()) :: term()
+  def prev(tab, key), do: nif([tab, key], Native.prev(tab, key))
 
   @doc """
   Information about the table as a keyword list, or `:undefined` if it does not exist.
@@ -403,10 +439,12 @@ defmodule Tsunami do
   Gives the table to `pid`, which receives `{:"ETS-TRANSFER", tab, self(), gift_data}`.
 
       iex> t = Tsunami.new(:gift, [])
-      iex> Tsunami.give_away(t, self(), :x)
-      ** (ArgumentError) errors were found at the given arguments:
-
-        * 2nd argument: the process is already the owner of the table
+      iex> try do
+      ...>   Tsunami.give_away(t, self(), :x)
+      ...> rescue
+      ...>   e in ArgumentError -> Exception.message(e)
+      ...> end
+      "errors were found at the given arguments:\\n\\n  * 2nd argument: the process is already the owner of the table\\n"
   """
   @spec give_away(tab, pid(), term()) :: true
   def give_away(tab, pid, gift_data),

@@ -24,17 +24,11 @@ defmodule Tsunami.ErrorInfo do
 
   @doc false
   # `error_info` callback: reuse OTP's own messages for `:ets`, so the wording is the
-  # same. Causes OTP has no text for get ours.
+  # same.
   def format_error(reason, [{_mod, fun, args, info} | rest]) do
     error_info = Map.put(Keyword.get(info, :error_info, %{}), :module, :erl_stdlib_errors)
 
-    case error_info do
-      %{cause: :table_type} when fun == :new ->
-        %{2 => "ordered_set tables are not supported yet"}
-
-      _ ->
-        info = Keyword.put(info, :error_info, error_info)
-        :erl_stdlib_errors.format_error(reason, [{:ets, fun, args, info} | rest])
-    end
+    info = Keyword.put(info, :error_info, error_info)
+    :erl_stdlib_errors.format_error(reason, [{:ets, fun, args, info} | rest])
   end
 end

@@ -29,6 +29,8 @@ defmodule Tsunami.Native do
   def lookup_element(_tab, _key, _pos), do: nif()
   def first(_tab), do: nif()
   def next(_tab, _key), do: nif()
+  def last(_tab), do: nif()
+  def prev(_tab, _key), do: nif()
   def tab2list_chunk(_tab, _cont), do: nif()
 
   # write

@@ -16,7 +16,7 @@ fn obj(k: i64) -> Obj {
     w.imm(raw_from_small(k));
     w.imm(raw_from_small(2 * k));
     w.imm(0x3b);
-    ObjBuilder::finish(w, 1, None).unwrap()
+    ObjBuilder::finish(&w, 1, None).unwrap()
 }
 
 fn key(k: i64) -> Vec<u8> {

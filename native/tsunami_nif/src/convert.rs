@@ -62,6 +62,12 @@ fn is_immediate(raw: ERL_NIF_TERM) -> bool {
     word(raw) & 0b11 == 0b11
 }
 
+/// ERTS 64-bit layout: atoms are immediate-2 words tagged `0b00_1011`.
+#[inline]
+fn is_atom(raw: ERL_NIF_TERM) -> bool {
+    word(raw) & 0b11_1111 == 0b00_1011
+}
+
 /// Keeps VM-refcounted terms alive: an environment holding a copy of the whole object.
 struct KeepAlive {
     _env: OwnedEnv,
@@ -79,6 +85,9 @@ pub fn keep_alive(term: Term) -> term::Pin {
 
 struct Encoder {
     env: *mut sys::ErlNifEnv,
+    /// Write atoms in key position with their names (ordered tables, see
+    /// `tsunami_core::term::order`).
+    named_atoms: bool,
     /// Whether a reference or fun was met (the object needs a [`KeepAlive`]).
     pinned: bool,
     stack: Vec<ERL_NIF_TERM>,
@@ -89,6 +98,7 @@ impl Encoder {
     fn new(env: Env) -> Self {
         Encoder {
             env: env.as_c_arg(),
+            named_atoms: false,
             pinned: false,
             stack: Vec::new(),
             heads: Vec::new(),
@@ -124,7 +134,11 @@ impl Encoder {
         while self.stack.len() > base {
             let t = self.stack.pop().expect("non-empty");
             if is_immediate(t) {
-                w.imm(word(t));
+                if key && self.named_atoms && is_atom(t) {
+                    self.atom(w, t)?;
+                } else {
+                    w.imm(word(t));
+                }
                 continue;
             }
             let env = self.env;
@@ -199,6 +213,44 @@ impl Encoder {
         Ok(())
     }
 
+    /// An atom with its name (UTF-8), for ordered keys.
+    fn atom(&mut self, w: &mut Writer, t: ERL_NIF_TERM) -> NifResult<()> {
+        let mut buf = [0u8; 256];
+        // SAFETY: `t` is an atom; `buf` holds 256 bytes, the most a Latin-1 atom needs
+        // (255 characters and the terminating NUL).
+        let n = unsafe {
+            sys::enif_get_atom(
+                self.env,
+                t,
+                buf.as_mut_ptr() as *mut _,
+                buf.len() as u32,
+                sys::ErlNifCharEncoding::ERL_NIF_LATIN1,
+            )
+        };
+        if n > 0 {
+            let latin1 = &buf[..n as usize - 1];
+            if latin1.is_ascii() {
+                w.atom(word(t), latin1);
+            } else {
+                let utf8: String = latin1.iter().map(|&b| b as char).collect();
+                w.atom(word(t), utf8.as_bytes());
+            }
+            return Ok(());
+        }
+        // Characters beyond Latin-1: the external format carries the UTF-8 text
+        // (ATOM_UTF8_EXT 118 with a 2-byte length, SMALL_ATOM_UTF8_EXT 119 with 1 byte).
+        let mut ext = Writer::default();
+        self.ext(&mut ext, t)?;
+        let bytes = &ext.buf[5..]; // tag + u32 length written by `ext`
+        let name = match bytes {
+            [131, 119, _, name @ ..] => name,
+            [131, 118, _, _, name @ ..] => name,
+            _ => return Err(badarg()),
+        };
+        w.atom(word(t), name);
+        Ok(())
+    }
+
     fn map(&mut self, w: &mut Writer, t: ERL_NIF_TERM, key: bool, depth: u32) -> NifResult<()> {
         let env = self.env;
         let mut pairs = Vec::new();
@@ -245,9 +297,10 @@ pub fn small_int(t: Term) -> Option<i64> {
 pub fn int_term<'a>(env: Env<'a>, v: &tsunami_core::term::int::Int) -> NifResult<Term<'a>> {
     use tsunami_core::term::int::Int;
     let e = env.as_c_arg();
-    // SAFETY: `e` is the calling NIF's environment.
     let raw = match *v {
+        // SAFETY: `e` is the calling NIF's environment.
         Int::Fix(i) if i64::try_from(i).is_ok() => unsafe { sys::enif_make_int64(e, i as i64) },
+        // SAFETY: as above.
         Int::Fix(i) if u64::try_from(i).is_ok() => unsafe { sys::enif_make_uint64(e, i as u64) },
         _ => {
             let mut w = Writer::default();
@@ -259,15 +312,15 @@ pub fn int_term<'a>(env: Env<'a>, v: &tsunami_core::term::int::Int) -> NifResult
     Ok(unsafe { Term::new(env, raw) })
 }
 
-/// Encodes a tuple as a stored object keyed on element `keypos`. `Err` (badarg) when it
+/// Encodes a tuple as a stored object keyed on element `keypos` (`ordered`: for an
+/// `ordered_set`, whose keys carry atom names). `Err` (badarg) when it
 /// is not a tuple of at least `keypos` elements.
-pub fn encode_object(term: Term, keypos: usize) -> NifResult<Obj> {
+pub fn encode_object(term: Term, keypos: usize, ordered: bool) -> NifResult<Obj> {
     let env = term.get_env();
     let t = term.as_c_arg();
     let mut enc = Encoder::new(env);
-    let mut w = Writer {
-        buf: pooled_buf(),
-    };
+    enc.named_atoms = ordered;
+    let mut w = Writer { buf: pooled_buf() };
     // SAFETY: `t` is a term of `env`; out-pointers are valid locals.
     unsafe {
         let mut arity = 0;
@@ -323,9 +376,10 @@ fn pooled_buf() -> Vec<u8> {
 }
 
 /// Encodes a lookup key; returns its hash and bytes.
-pub fn encode_key(term: Term) -> NifResult<(u64, KeyBuf)> {
+pub fn encode_key(term: Term, ordered: bool) -> NifResult<(u64, KeyBuf)> {
     let mut w = Writer { buf: pooled_buf() };
     let mut enc = Encoder::new(term.get_env());
+    enc.named_atoms = ordered;
     enc.encode(&mut w, term.as_c_arg(), true, 0)?;
     Ok((term::hash_key(&w.buf), KeyBuf(w.buf)))
 }

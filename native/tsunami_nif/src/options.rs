@@ -32,7 +32,7 @@ pub fn parse_heir(env: Env, elems: &[Term]) -> NifResult<Heir> {
                 return Ok(Heir::None);
             }
             let boxed = rustler::types::tuple::make_tuple(env, &[*data]);
-            let obj = convert::encode_object(boxed, 1)?;
+            let obj = convert::encode_object(boxed, 1, false)?;
             Ok(Heir::Pid {
                 pid: convert::pid_word(&pid),
                 data: obj,

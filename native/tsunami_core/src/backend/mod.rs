@@ -41,20 +41,31 @@ pub struct Position {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resume {
     Hash(Position),
+    /// After this key (`None`: from the start).
+    Tree(Option<Vec<u8>>),
 }
 
 /// The storage of one table. Each method dispatches to the backend; the NIF crate only
 /// ever calls these.
 pub enum Storage {
     Hash(hash::HashTable),
+    Tree(catree::CaTree),
+}
+
+/// Calls the same method on whichever backend this is.
+macro_rules! dispatch {
+    ($self:expr, $b:ident => $e:expr) => {
+        match $self {
+            Storage::Hash($b) => $e,
+            Storage::Tree($b) => $e,
+        }
+    };
 }
 
 impl Storage {
     /// Number of objects.
     pub fn len(&self) -> usize {
-        match self {
-            Storage::Hash(h) => h.len(),
-        }
+        dispatch!(self, b => b.len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -63,26 +74,23 @@ impl Storage {
 
     /// Memory in bytes.
     pub fn memory_bytes(&self) -> usize {
-        match self {
-            Storage::Hash(h) => h.memory_bytes(),
-        }
+        dispatch!(self, b => b.memory_bytes())
     }
 
     /// The key semantics.
     pub fn mode(&self) -> KeyMode {
         match self {
             Storage::Hash(h) => h.mode(),
+            Storage::Tree(_) => KeyMode::Unique,
         }
     }
 
     /// Empties the storage atomically; the old contents are freed on the reaper thread.
     pub fn clear(&self) {
+        let weight = self.len();
         match self {
-            Storage::Hash(h) => {
-                let old = h.clear();
-                let weight = old.iter().map(|s| s.len()).sum::<usize>();
-                reaper::dispose(old, weight);
-            }
+            Storage::Hash(h) => reaper::dispose(h.clear(), weight),
+            Storage::Tree(t) => reaper::dispose(t.clear(), weight),
         }
     }
 
@@ -97,6 +105,7 @@ impl Storage {
     pub fn insert(&self, obj: Obj) -> Garbage {
         match self {
             Storage::Hash(h) => h.insert(obj),
+            Storage::Tree(t) => t.insert(obj),
         }
     }
 
@@ -104,6 +113,7 @@ impl Storage {
     pub fn insert_many(&self, objs: Vec<Obj>, only_new: bool) -> (bool, Garbage) {
         match self {
             Storage::Hash(h) => h.insert_many(objs, only_new),
+            Storage::Tree(t) => t.insert_many(objs, only_new),
         }
     }
 
@@ -112,6 +122,7 @@ impl Storage {
     pub fn lookup(&self, hash: u64, key: &[u8], f: impl FnMut(&Obj)) {
         match self {
             Storage::Hash(h) => h.lookup(hash, key, f),
+            Storage::Tree(t) => t.lookup(key, f),
         }
     }
 
@@ -119,6 +130,7 @@ impl Storage {
     pub fn member(&self, hash: u64, key: &[u8]) -> bool {
         match self {
             Storage::Hash(h) => h.member(hash, key),
+            Storage::Tree(t) => t.member(key),
         }
     }
 
@@ -126,6 +138,7 @@ impl Storage {
     pub fn take(&self, hash: u64, key: &[u8]) -> Garbage {
         match self {
             Storage::Hash(h) => h.take(hash, key),
+            Storage::Tree(t) => t.take(key),
         }
     }
 
@@ -133,31 +146,56 @@ impl Storage {
     pub fn delete_object(&self, obj: &Obj) -> Garbage {
         match self {
             Storage::Hash(h) => h.delete_object(obj),
+            Storage::Tree(t) => t.delete_object(obj),
         }
     }
 
     /// Atomic read-modify-write of the single object with this key (see
     /// [`hash::HashTable::update`]).
-    pub fn update<R, F>(&self, hash: u64, key: &[u8], default: Option<Obj>, f: F) -> Result<(R, Garbage)>
+    pub fn update<R, F>(
+        &self,
+        hash: u64,
+        key: &[u8],
+        default: Option<Obj>,
+        f: F,
+    ) -> Result<(R, Garbage)>
     where
         F: FnOnce(&mut Obj) -> Result<R>,
     {
         match self {
             Storage::Hash(h) => h.update(hash, key, default, f),
+            Storage::Tree(t) => t.update(key, default, f),
         }
     }
 
-    /// The first key in traversal order, given to `f`.
+    /// The first object in traversal order (term order for `ordered_set`), given to `f`.
     pub fn first<R>(&self, f: impl FnOnce(&Obj) -> R) -> Option<R> {
-        match self {
-            Storage::Hash(h) => h.first(f),
-        }
+        dispatch!(self, b => b.first(f))
     }
 
-    /// The key after `key`; `Err` (badarg) when a hash table does not hold `key`.
+    /// The object after `key`; `Err` (badarg) when a hash table does not hold `key` (a
+    /// tree takes any key and gives its successor in term order).
     pub fn next<R>(&self, hash: u64, key: &[u8], f: impl FnOnce(&Obj) -> R) -> Result<Option<R>> {
         match self {
             Storage::Hash(h) => h.next(hash, key, f),
+            Storage::Tree(t) => Ok(t.next(key, f)),
+        }
+    }
+
+    /// The last object (term order for `ordered_set`; for hash tables the same as
+    /// `first`, as in `:ets`).
+    pub fn last<R>(&self, f: impl FnOnce(&Obj) -> R) -> Option<R> {
+        match self {
+            Storage::Hash(h) => h.first(f),
+            Storage::Tree(t) => t.last(f),
+        }
+    }
+
+    /// The object before `key` (for hash tables the same as `next`, as in `:ets`).
+    pub fn prev<R>(&self, hash: u64, key: &[u8], f: impl FnOnce(&Obj) -> R) -> Result<Option<R>> {
+        match self {
+            Storage::Hash(h) => h.next(hash, key, f),
+            Storage::Tree(t) => Ok(t.prev(key, f)),
         }
     }
 
@@ -168,29 +206,38 @@ impl Storage {
                 h.fix();
                 Resume::Hash(Position::default())
             }
+            Storage::Tree(t) => {
+                t.fix();
+                Resume::Tree(None)
+            }
         }
     }
 
     /// Releases what [`Storage::begin_traversal`] took.
     pub fn end_traversal(&self) {
-        match self {
-            Storage::Hash(h) => h.unfix(),
-        }
+        dispatch!(self, b => b.unfix())
     }
 
     /// Visits objects from `at` until about `max` were seen; where to resume, or `None` at
     /// the end.
     pub fn visit(&self, at: &Resume, max: usize, f: impl FnMut(&Obj)) -> Option<Resume> {
+        use std::ops::Bound;
         match (self, at) {
             (Storage::Hash(h), Resume::Hash(p)) => h.visit(*p, max, f).map(Resume::Hash),
+            (Storage::Tree(t), Resume::Tree(after)) => {
+                let start = match after {
+                    Some(k) => Bound::Excluded(k.as_slice()),
+                    None => Bound::Unbounded,
+                };
+                t.visit(start, max, f).map(|k| Resume::Tree(Some(k)))
+            }
+            _ => None,
         }
     }
 
     /// Whether the table is fixed (`info(T, fixed)`).
     pub fn is_fixed(&self) -> bool {
-        match self {
-            Storage::Hash(h) => h.is_fixed(),
-        }
+        dispatch!(self, b => b.is_fixed())
     }
 
     /// `(lock stripes or base nodes, buckets, longest chain)` for `info(T, stats)`.
@@ -200,6 +247,7 @@ impl Storage {
                 let (buckets, longest) = h.chain_stats();
                 (h.shard_count(), buckets, longest)
             }
+            Storage::Tree(t) => (t.base_node_count(), 0, 0),
         }
     }
 }

@@ -12,7 +12,7 @@ pub mod update;
 pub use options::{Options, TableType, WriteConcurrency};
 
 use crate::access::{self, Op, Pid, Protection};
-use crate::backend::{hash::HashTable, KeyMode, Storage};
+use crate::backend::{catree::CaTree, hash::HashTable, KeyMode, Storage};
 use crate::config;
 use crate::error::{Cause, Result};
 use crate::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -64,7 +64,10 @@ impl Table {
             protection: AtomicU8::new(options.protection as u8),
             deleted: AtomicBool::new(false),
             heir: Mutex::new(Heir::None),
-            storage: Storage::Hash(HashTable::new(mode, shards)),
+            storage: match options.kind {
+                TableType::OrderedSet => Storage::Tree(CaTree::new()),
+                _ => Storage::Hash(HashTable::new(mode, shards)),
+            },
             options,
         }
     }
@@ -92,6 +95,12 @@ impl Table {
     }
     pub fn kind(&self) -> TableType {
         self.options.kind
+    }
+    /// Whether keys are kept in term order (`ordered_set`): its keys are encoded with
+    /// atom names, which the term-order comparator needs.
+    #[inline]
+    pub fn is_ordered(&self) -> bool {
+        self.options.kind == TableType::OrderedSet
     }
     pub fn is_deleted(&self) -> bool {
         // Acquire pairs with the Release in `mark_deleted`.

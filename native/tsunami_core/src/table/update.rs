@@ -63,7 +63,12 @@ struct Pending {
 /// When every new value encodes to the size of the old one (a small integer staying
 /// small: nearly always) the bytes are overwritten in place; otherwise the object is
 /// rebuilt.
-pub fn apply_counter(obj: &mut Obj, keypos: usize, ops: &[CounterOp], then_badarg: bool) -> Result<Vec<Int>> {
+pub fn apply_counter(
+    obj: &mut Obj,
+    keypos: usize,
+    ops: &[CounterOp],
+    then_badarg: bool,
+) -> Result<Vec<Int>> {
     let body = obj.body();
     let arity = tuple_arity(body).ok_or(Cause::Type)? as usize;
     let mut pending: Vec<Pending> = Vec::with_capacity(ops.len());
@@ -105,7 +110,10 @@ pub fn apply_counter(obj: &mut Obj, keypos: usize, ops: &[CounterOp], then_badar
     let elems = elements(body)?;
     let mut new: Vec<Option<Vec<u8>>> = vec![None; elems.len()];
     for p in pending {
-        let i = elems.iter().position(|r| *r == p.range).ok_or(Cause::Type)?;
+        let i = elems
+            .iter()
+            .position(|r| *r == p.range)
+            .ok_or(Cause::Type)?;
         new[i] = Some(p.bytes.buf);
     }
     let w = rebuild(body, &elems, &new);
@@ -154,19 +162,46 @@ mod tests {
     fn counters_thresholds_and_errors() {
         let mut o = stored(&[1, 10, 20]);
         let ops = [
-            CounterOp { pos: 2, incr: Int::Fix(5), threshold: None },
-            CounterOp { pos: 2, incr: Int::Fix(5), threshold: Some((Int::Fix(18), Int::Fix(0))) },
-            CounterOp { pos: 3, incr: Int::Fix(-30), threshold: Some((Int::Fix(-5), Int::Fix(-5))) },
+            CounterOp {
+                pos: 2,
+                incr: Int::Fix(5),
+                threshold: None,
+            },
+            CounterOp {
+                pos: 2,
+                incr: Int::Fix(5),
+                threshold: Some((Int::Fix(18), Int::Fix(0))),
+            },
+            CounterOp {
+                pos: 3,
+                incr: Int::Fix(-30),
+                threshold: Some((Int::Fix(-5), Int::Fix(-5))),
+            },
         ];
         let res = apply_counter(&mut o, 1, &ops, false).unwrap();
         assert_eq!(res, vec![Int::Fix(15), Int::Fix(0), Int::Fix(-5)]);
         assert_eq!(o.body(), &obj(&[1, 0, -5])[..]);
-        let bad_key = [CounterOp { pos: 1, incr: Int::Fix(1), threshold: None }];
-        assert_eq!(apply_counter(&mut o, 1, &bad_key, false).unwrap_err(), Cause::KeyPos.into());
-        let bad_pos = [CounterOp { pos: 4, incr: Int::Fix(1), threshold: None }];
+        let bad_key = [CounterOp {
+            pos: 1,
+            incr: Int::Fix(1),
+            threshold: None,
+        }];
+        assert_eq!(
+            apply_counter(&mut o, 1, &bad_key, false).unwrap_err(),
+            Cause::KeyPos.into()
+        );
+        let bad_pos = [CounterOp {
+            pos: 4,
+            incr: Int::Fix(1),
+            threshold: None,
+        }];
         assert!(apply_counter(&mut o, 1, &bad_pos, false).is_err());
         // A failing batch leaves the object as it was.
-        let ok_then_bad = [CounterOp { pos: 2, incr: Int::Fix(1), threshold: None }];
+        let ok_then_bad = [CounterOp {
+            pos: 2,
+            incr: Int::Fix(1),
+            threshold: None,
+        }];
         assert!(apply_counter(&mut o, 1, &ok_then_bad, true).is_err());
         assert_eq!(o.body(), &obj(&[1, 0, -5])[..]);
     }
@@ -174,10 +209,17 @@ mod tests {
     #[test]
     fn counters_growing_past_small_rebuild_the_object() {
         let mut o = stored(&[7, crate::term::int::MAX_SMALL]);
-        let ops = [CounterOp { pos: 2, incr: Int::Fix(1), threshold: None }];
+        let ops = [CounterOp {
+            pos: 2,
+            incr: Int::Fix(1),
+            threshold: None,
+        }];
         let res = apply_counter(&mut o, 1, &ops, false).unwrap();
         assert_eq!(res, vec![Int::Fix(crate::term::int::MAX_SMALL as i128 + 1)]);
-        assert_eq!(Int::read(o.body(), element_range(o.body(), 2).unwrap().start), Some(res[0].clone()));
+        assert_eq!(
+            Int::read(o.body(), element_range(o.body(), 2).unwrap().start),
+            Some(res[0].clone())
+        );
         assert_eq!(o.key(), stored(&[7, 0]).key());
     }
 

@@ -54,7 +54,7 @@ pub fn obj_kind(k: i64, kind: u64, v: i64) -> Obj {
     w.tuple(2);
     key_term(&mut w, k, kind);
     w.imm(raw_from_small(v));
-    ObjBuilder::finish(w, 1, None).unwrap()
+    ObjBuilder::finish(&w, 1, None).unwrap()
 }
 
 pub fn obj(k: i64, v: i64) -> Obj {
@@ -168,12 +168,14 @@ fn run(seed: u64, steps: usize, keys: u64) {
                 // update: bump the value, or insert a default.
                 let default = (rng.below(2) == 0).then(|| obj_kind(k, kind, 0));
                 let had = m.contains_key(&K(kb.clone()));
-                let r = t.update(&kb, 1, default, None, |o| {
+                let r = t.update(&kb, default, |o| {
                     let mut w = Writer::default();
                     w.tuple(2);
                     w.raw(o.key());
-                    w.imm(raw_from_small(val(o) + 1));
-                    Ok((w, val(o) + 1))
+                    let v = val(o) + 1;
+                    w.imm(raw_from_small(v));
+                    o.replace_body(1, &w).unwrap();
+                    Ok(v)
                 });
                 match r {
                     Ok((nv, _)) => {
@@ -268,7 +270,7 @@ fn equal_keys_replace_and_keep_the_new_key() {
     assert_eq!(t.delete_object(&obj_kind(1, 1, 8)).len(), 1);
     assert!(t.is_empty());
     assert_eq!(
-        t.update(&key(1), 1, None, None, |_| unreachable!())
+        t.update(&key(1), None, |_| unreachable!())
             .map(|r: (i64, _)| r.0),
         Err(crate::error::Cause::BadKey.into())
     );

@@ -10,6 +10,7 @@ use crate::error::{badarg, raise, NifResult, OrRaise};
 use crate::resource::{handle_of, with_table, Cursor};
 use rustler::{Encoder, Env, ResourceArc, Term};
 use tsunami_core::config::TRAVERSAL_CHUNK;
+use tsunami_core::table::TableType;
 use tsunami_core::term::element_range;
 use tsunami_core::Cause;
 
@@ -17,7 +18,7 @@ use tsunami_core::Cause;
 fn lookup<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
     with_table(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
-        let (hash, k) = encode_key(key)?;
+        let (hash, k) = encode_key(key, t.table.is_ordered())?;
         let mut out: Vec<Term<'a>> = Vec::new();
         let mut err = None;
         s.lookup(hash, &k, |obj| match decode_obj(env, obj) {
@@ -35,7 +36,7 @@ fn lookup<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>>
 fn member<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool> {
     with_table(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
-        let (hash, k) = encode_key(key)?;
+        let (hash, k) = encode_key(key, t.table.is_ordered())?;
         Ok(s.member(hash, &k))
     })
 }
@@ -53,7 +54,7 @@ fn lookup_element<'a>(
         if pos < 1 {
             return Err(badarg());
         }
-        let (hash, k) = encode_key(key)?;
+        let (hash, k) = encode_key(key, t.table.is_ordered())?;
         let mut out: Vec<Term<'a>> = Vec::new();
         let mut bad = false;
         s.lookup(hash, &k, |obj| {
@@ -67,7 +68,7 @@ fn lookup_element<'a>(
         }
         match (t.table.options.kind, out.len()) {
             (_, 0) => Err(raise(Cause::BadKey.into())),
-            (tsunami_core::table::TableType::Set, _) => Ok(out[0]),
+            (TableType::Set | TableType::OrderedSet, _) => Ok(out[0]),
             _ => Ok(convert::make_list(env, &out)),
         }
     })
@@ -88,8 +89,31 @@ fn first<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
 fn next<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
     with_table(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
-        let (hash, k) = encode_key(key)?;
+        let (hash, k) = encode_key(key, t.table.is_ordered())?;
         match s.next(hash, &k, |obj| decode(env, obj.key())).or_raise()? {
+            Some(k) => k,
+            None => Ok(atoms::end_of_table().encode(env)),
+        }
+    })
+}
+
+#[rustler::nif]
+fn last<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
+    with_table(tab, |t| {
+        let s = t.table.read(|| caller(env)).or_raise()?;
+        match s.last(|obj| decode(env, obj.key())) {
+            Some(k) => k,
+            None => Ok(atoms::end_of_table().encode(env)),
+        }
+    })
+}
+
+#[rustler::nif]
+fn prev<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
+    with_table(tab, |t| {
+        let s = t.table.read(|| caller(env)).or_raise()?;
+        let (hash, k) = encode_key(key, t.table.is_ordered())?;
+        match s.prev(hash, &k, |obj| decode(env, obj.key())).or_raise()? {
             Some(k) => k,
             None => Ok(atoms::end_of_table().encode(env)),
         }

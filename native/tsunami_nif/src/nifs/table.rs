@@ -8,7 +8,7 @@ use crate::options::{self, parse_heir, protection_atom, type_atom, write_concurr
 use crate::resource::{self, handle_of, with_table, Handle, TableRes, REGISTRY};
 use rustler::{Atom, Encoder, Env, LocalPid, Term};
 use tsunami_core::access::Protection;
-use tsunami_core::table::{Heir, TableType};
+use tsunami_core::table::Heir;
 use tsunami_core::Cause;
 
 #[rustler::nif]
@@ -17,9 +17,6 @@ fn new<'a>(env: Env<'a>, name: Term<'a>, opts: Term<'a>) -> NifResult<Term<'a>> 
         return Err(badarg());
     }
     let parsed = options::parse_new(env, opts)?;
-    if parsed.options.kind == TableType::OrderedSet {
-        return Err(raise(Cause::TableType.into()));
-    }
     let named = parsed.options.named;
     let h = resource::create(
         env,

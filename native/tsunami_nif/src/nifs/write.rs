@@ -27,11 +27,11 @@ fn objects(t: &TableRes, term: Term) -> NifResult<Vec<Obj>> {
     if term.is_list() {
         let mut out = Vec::new();
         for item in proper_list(term)? {
-            out.push(encode_object(item, keypos)?);
+            out.push(encode_object(item, keypos, t.table.is_ordered())?);
         }
         Ok(out)
     } else {
-        Ok(vec![encode_object(term, keypos)?])
+        Ok(vec![encode_object(term, keypos, t.table.is_ordered())?])
     }
 }
 
@@ -82,7 +82,7 @@ fn insert_new_dirty<'a>(env: Env<'a>, tab: Term<'a>, objs: Term<'a>) -> NifResul
 fn delete_key<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool> {
     with_table(tab, |t| {
         let s = t.table.write(|| caller(env)).or_raise()?;
-        let (hash, k) = encode_key(key)?;
+        let (hash, k) = encode_key(key, t.table.is_ordered())?;
         Storage::discard(s.take(hash, &k));
         Ok(true)
     })
@@ -92,7 +92,7 @@ fn delete_key<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool>
 fn delete_object<'a>(env: Env<'a>, tab: Term<'a>, obj: Term<'a>) -> NifResult<bool> {
     with_table(tab, |t| {
         let s = t.table.write(|| caller(env)).or_raise()?;
-        let obj = encode_object(obj, t.table.keypos())?;
+        let obj = encode_object(obj, t.table.keypos(), t.table.is_ordered())?;
         Storage::discard(s.delete_object(&obj));
         Ok(true)
     })
@@ -102,7 +102,7 @@ fn delete_object<'a>(env: Env<'a>, tab: Term<'a>, obj: Term<'a>) -> NifResult<bo
 fn take<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
     with_table(tab, |t| {
         let s = t.table.write(|| caller(env)).or_raise()?;
-        let (hash, k) = encode_key(key)?;
+        let (hash, k) = encode_key(key, t.table.is_ordered())?;
         let removed = s.take(hash, &k);
         let terms = removed
             .iter()
@@ -193,6 +193,7 @@ fn default_object<'a>(
     Ok(Ok(Some(encode_object(
         make_tuple(key.get_env(), &elems),
         keypos,
+        t.table.is_ordered(),
     )?)))
 }
 
@@ -220,7 +221,11 @@ fn update_counter<'a>(
         // missing key without default :ets says `badkey` whatever the ops are.
         let list = ops.is_list();
         let (good, bad) = if list {
-            good_ops(proper_list(ops)?.map(|o| counter_op(o, keypos, true)).collect())
+            good_ops(
+                proper_list(ops)?
+                    .map(|o| counter_op(o, keypos, true))
+                    .collect(),
+            )
         } else {
             good_ops(vec![counter_op(ops, keypos, false)])
         };
@@ -229,9 +234,11 @@ fn update_counter<'a>(
             Ok(d) => (None, d),
             Err(e) => (Some(e), None),
         };
-        let (hash, k) = encode_key(key)?;
+        let (hash, k) = encode_key(key, t.table.is_ordered())?;
         let (results, garbage) = s
-            .update(hash, &k, default, |obj| apply_counter(obj, keypos, &good, bad))
+            .update(hash, &k, default, |obj| {
+                apply_counter(obj, keypos, &good, bad)
+            })
             .map_err(|e| match (e, &short_default) {
                 (tsunami_core::Error::BadArg(Cause::BadKey), Some(enc)) => {
                     raise(short_default_error(enc, keypos, &good, bad))
@@ -240,7 +247,10 @@ fn update_counter<'a>(
             })?;
         Storage::discard(garbage);
         if list {
-            let terms = results.iter().map(|r| convert::int_term(env, r)).collect::<NifResult<Vec<_>>>()?;
+            let terms = results
+                .iter()
+                .map(|r| convert::int_term(env, r))
+                .collect::<NifResult<Vec<_>>>()?;
             Ok(convert::make_list(env, &terms))
         } else {
             convert::int_term(env, &results[0])
@@ -250,7 +260,12 @@ fn update_counter<'a>(
 
 /// A default too short for the key: :ets applies the ops to it and fails on the first
 /// position it cannot take.
-fn short_default_error(enc: &[u8], keypos: usize, good: &[CounterOp], bad: bool) -> tsunami_core::Error {
+fn short_default_error(
+    enc: &[u8],
+    keypos: usize,
+    good: &[CounterOp],
+    bad: bool,
+) -> tsunami_core::Error {
     let mut w = Writer::default();
     w.raw(enc);
     match ObjBuilder::finish(&w, 1, None) {
@@ -314,7 +329,7 @@ fn update_element<'a>(
         };
         // New values holding references are kept alive with the object.
         let pin = pinned.then(|| convert::keep_alive(ops));
-        let (hash, k) = encode_key(key)?;
+        let (hash, k) = encode_key(key, t.table.is_ordered())?;
         let mut pin = pin;
         let r = s.update(hash, &k, None, |obj| {
             let parsed = parsed.as_ref().map_err(|_| Cause::Type)?;

@@ -428,7 +428,7 @@ mod tests {
         w.tuple(2);
         w.imm(raw_from_small(k));
         w.binary(v);
-        ObjBuilder::finish(w, 1, None).unwrap()
+        ObjBuilder::finish(&w, 1, None).unwrap()
     }
 
     fn key(k: i64) -> Vec<u8> {

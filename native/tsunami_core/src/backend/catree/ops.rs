@@ -7,7 +7,7 @@ use super::base::{Adapt, Base};
 use super::{CaTree, Routes};
 use crate::backend::Garbage;
 use crate::error::{Cause, Result};
-use crate::term::{Obj, Pin, Writer};
+use crate::term::Obj;
 use std::ops::Bound;
 
 impl CaTree {
@@ -95,32 +95,17 @@ impl CaTree {
         })
     }
 
-    /// Replaces the tuple of the object with this key by `f(old)` (a new encoding with the
-    /// key unchanged), atomically; `pin` is added to the object's keep-alives. Without an
-    /// object, `default` (if given) is inserted with `f` applied to it. `Err` (`badkey`
-    /// when there is neither object nor default) leaves the table unchanged.
-    pub fn update<R, F>(
-        &self,
-        key: &[u8],
-        keypos: usize,
-        default: Option<Obj>,
-        pin: Option<Pin>,
-        f: F,
-    ) -> Result<(R, Garbage)>
+    /// Read-modify-write of the object with this key, atomically: `f` changes it in place
+    /// (keeping the key; unchanged on error). Without an object, `default` (if given) is
+    /// inserted after `f` ran on it. `Err` (`badkey` when there is neither object nor
+    /// default) leaves the table unchanged.
+    pub fn update<R, F>(&self, key: &[u8], default: Option<Obj>, f: F) -> Result<(R, Garbage)>
     where
-        F: FnOnce(&Obj) -> Result<(Writer, R)>,
+        F: FnOnce(&mut Obj) -> Result<R>,
     {
         self.with_leaf(key, |leaf| {
             let mut f = Some(f);
-            let mut pin = pin;
-            let mut apply = |obj: &mut Obj| -> Result<R> {
-                let (w, r) = (f.take().expect("applied once"))(obj)?;
-                obj.replace_body(keypos, w).ok_or(Cause::Type)?;
-                if let Some(p) = pin.take() {
-                    obj.add_pin(p);
-                }
-                Ok(r)
-            };
+            let mut apply = |obj: &mut Obj| -> Result<R> { (f.take().expect("applied once"))(obj) };
             if let Some(r) = leaf.avl.update_with(key, &mut apply) {
                 return r.map(|r| (r, Vec::new()));
             }

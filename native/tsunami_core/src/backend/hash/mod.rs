@@ -183,7 +183,13 @@ impl HashTable {
     /// leaves the table unchanged.
     ///
     /// Only for [`KeyMode::Unique`] tables (the caller checks).
-    pub fn update<R, F>(&self, hash: u64, key: &[u8], default: Option<Obj>, f: F) -> Result<(R, Garbage)>
+    pub fn update<R, F>(
+        &self,
+        hash: u64,
+        key: &[u8],
+        default: Option<Obj>,
+        f: F,
+    ) -> Result<(R, Garbage)>
     where
         F: FnOnce(&mut Obj) -> Result<R>,
     {

@@ -1,0 +1,5 @@
+defmodule Tsunami.DocTest do
+  # Every example in Tsunami's documentation runs as a test.
+  use ExUnit.Case, async: true
+  doctest Tsunami
+end
