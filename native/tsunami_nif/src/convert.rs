@@ -149,7 +149,13 @@ impl Encoder {
                     T::ERL_NIF_TERM_TYPE_FLOAT => {
                         let mut f = 0.0f64;
                         sys::enif_get_double(env, t, &mut f);
-                        if key && f == 0.0 && NEG_ZERO_IS_ZERO.load(Ordering::Relaxed) {
+                        // Not for ordered_set (`named_atoms`): its comparator already
+                        // treats `-0.0 == 0.0`, and :ets keeps the key as inserted.
+                        if key
+                            && !self.named_atoms
+                            && f == 0.0
+                            && NEG_ZERO_IS_ZERO.load(Ordering::Relaxed)
+                        {
                             f = 0.0;
                         }
                         w.float(f);

@@ -14,6 +14,7 @@
 mod atoms;
 mod convert;
 mod error;
+mod handle;
 mod nifs;
 mod options;
 mod resource;

@@ -10,7 +10,8 @@
 
 use crate::convert;
 use crate::error::{NifResult, OrRaise};
-use rustler::{Env, LocalPid, Monitor, Resource, ResourceArc, Term};
+pub use crate::handle::Handle;
+use rustler::{Env, LocalPid, Monitor, Resource, Term};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 use tsunami_core::backend::Resume;
@@ -23,19 +24,8 @@ pub struct TableRes {
     monitor: Mutex<Option<Monitor>>,
 }
 
-pub type Handle = ResourceArc<TableRes>;
-
 pub static REGISTRY: LazyLock<Registry<Handle>> = LazyLock::new(Registry::new);
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-#[rustler::resource_impl]
-impl Resource for TableRes {
-    const IMPLEMENTS_DOWN: bool = true;
-
-    fn down<'a>(&'a self, env: Env<'a>, pid: LocalPid, _monitor: Monitor) {
-        owner_exited(env, &self.table, convert::pid_word(&pid));
-    }
-}
 
 /// A traversal in progress: keeps the table fixed (no bucket splits or merges) until the
 /// cursor is dropped, which also happens when its process dies and the term is collected.
@@ -74,7 +64,7 @@ fn monitor(env: Env, h: &Handle, pid: &LocalPid) -> Option<Monitor> {
     unsafe {
         let r = rustler::sys::enif_monitor_process(
             env.as_c_arg(),
-            h.as_c_arg() as *mut _,
+            h.as_ptr(),
             pid.as_c_arg(),
             mon.as_mut_ptr(),
         );
@@ -85,17 +75,13 @@ fn monitor(env: Env, h: &Handle, pid: &LocalPid) -> Option<Monitor> {
 fn demonitor(env: Env, h: &Handle, mon: &Monitor) {
     // SAFETY: as in `monitor`; `mon` came from `monitor` on the same resource.
     unsafe {
-        rustler::sys::enif_demonitor_process(
-            env.as_c_arg(),
-            h.as_c_arg() as *mut _,
-            mon.as_c_arg(),
-        );
+        rustler::sys::enif_demonitor_process(env.as_c_arg(), h.as_ptr(), mon.as_c_arg());
     }
 }
 
-pub fn init(_env: Env) -> bool {
+pub fn init(env: Env) -> bool {
     LazyLock::force(&REGISTRY);
-    true
+    crate::handle::init(env)
 }
 
 /// Creates and registers a table owned by the caller, monitoring the caller.
@@ -109,7 +95,7 @@ pub fn create(
     let owner = env.pid();
     let table = Table::new(id, name, convert::pid_word(&owner), options);
     *table.heir.lock() = heir;
-    let handle = ResourceArc::new(TableRes {
+    let handle = Handle::new(TableRes {
         table,
         monitor: Mutex::new(None),
     });
@@ -124,7 +110,7 @@ pub fn create(
 /// Runs `f` on the table a `Tab` argument (id or name) refers to.
 #[inline]
 pub fn with_table<'a, R>(tab: Term<'a>, f: impl FnOnce(&TableRes) -> NifResult<R>) -> NifResult<R> {
-    if let Some(res) = tab.try_get_resource::<TableRes>() {
+    if let Some(res) = Handle::borrow(tab) {
         return f(res);
     }
     if tab.is_atom() {
@@ -137,7 +123,7 @@ pub fn with_table<'a, R>(tab: Term<'a>, f: impl FnOnce(&TableRes) -> NifResult<R
 
 /// The handle of a `Tab` argument, cloned (for cursors and table-level operations).
 pub fn handle_of(tab: Term) -> NifResult<Handle> {
-    if let Ok(h) = tab.decode::<Handle>() {
+    if let Some(h) = Handle::from_term(tab) {
         return Ok(h);
     }
     if tab.is_atom() {
@@ -183,7 +169,7 @@ pub fn transfer(env: Env, h: &Handle, new_owner: &LocalPid) {
 
 /// The owner died: hand the table to a live heir with an `'ETS-TRANSFER'` message, or
 /// delete it.
-fn owner_exited(env: Env, table: &Table, pid: u64) {
+pub fn owner_exited(env: Env, table: &Table, pid: u64) {
     if table.is_deleted() || table.owner() != pid {
         return;
     }

@@ -25,9 +25,11 @@
 //!   ERTS places a local pid among remote ones by comparing node names; the core does not
 //!   know the local node's name, so it puts all local ones first: a documented divergence
 //!   that only shows with pids of several nodes in one table.
-//! * **Funs**: local funs (`NEW_FUN_EXT`) before external ones (`EXPORT_EXT`), each group
-//!   by its external-format bytes: a consistent total order (ERTS's own rule for funs
-//!   depends on module load order and is not reproducible outside the VM).
+//! * **Funs**: local funs (`NEW_FUN_EXT`) before external ones (`EXPORT_EXT`), as ERTS.
+//!   External funs by module, function (as atom text), arity, as ERTS. Local funs by
+//!   module text, index, old uniq, number of free variables, as ERTS; then by the bytes of
+//!   the free variables (ERTS compares them as terms: a divergence only between closures
+//!   of one fun that differ in captured values).
 //!
 //! `EXT` terms of any other kind (never written by the encoder) sort after bitstrings, by
 //! bytes. Malformed input never panics: [`compare`] falls back to comparing bytes.
@@ -287,6 +289,61 @@ fn ext_view(e: &[u8]) -> Option<View<'_>> {
     })
 }
 
+/// A small integer (`SMALL_INTEGER_EXT` / `INTEGER_EXT`) inside external format at `p`:
+/// its value and the position after it.
+fn ext_small_int(b: &[u8], p: usize) -> Option<(i64, usize)> {
+    match *b.get(p)? {
+        ext::SMALL_INTEGER => Some((*b.get(p + 1)? as i64, p + 2)),
+        ext::INTEGER => Some((be32(b, p + 1)? as i32 as i64, p + 5)),
+        _ => None,
+    }
+}
+
+/// Module, function, index or arity, old uniq, free variable count, free variables.
+type FunKey<'a> = (&'a [u8], &'a [u8], i64, i64, i64, &'a [u8]);
+
+/// The ERTS (OTP 25 `erts_cmp`) sort key of a fun in external format: external funs
+/// (`EXPORT_EXT`) by module text, function text, arity; local funs (`NEW_FUN_EXT`) by
+/// module text, index, old uniq and number of free variables, then (approximation) the
+/// bytes of the free variables. Comparing the raw bytes alone put `&lists:reverse/1`
+/// before `&'Elixir.Enum':map/2` (atom length bytes first), unlike ERTS.
+fn fun_key(e: &[u8]) -> Option<FunKey<'_>> {
+    match *e.get(1)? {
+        ext::EXPORT => {
+            let (module, p) = ext_atom(e, 2)?;
+            let (function, p) = ext_atom(e, p)?;
+            let (arity, _) = ext_small_int(e, p)?;
+            Some((module, function, arity, 0, 0, &[]))
+        }
+        ext::NEW_FUN => {
+            let index = be32(e, 23)? as i64;
+            let num_free = be32(e, 27)? as i64;
+            let (module, p) = ext_atom(e, 31)?;
+            let (_old_index, p) = ext_small_int(e, p)?;
+            let (old_uniq, p) = ext_small_int(e, p)?;
+            // The creator pid is not part of the order: skip it.
+            let pid_tag = *e.get(p)?;
+            let (_node, q) = ext_atom(e, p + 1)?;
+            let p = match pid_tag {
+                ext::NEW_PID => q + 12,
+                ext::PID => q + 9,
+                _ => return None,
+            };
+            Some((module, &[], index, old_uniq, num_free, e.get(p..)?))
+        }
+        _ => None,
+    }
+}
+
+/// Two funs of the same kind (both local or both external); see [`fun_key`]. Falls back
+/// to the bytes when either cannot be parsed.
+fn cmp_funs(x: &[u8], y: &[u8]) -> Ordering {
+    match (fun_key(x), fun_key(y)) {
+        (Some(kx), Some(ky)) => kx.cmp(&ky),
+        _ => x.cmp(y),
+    }
+}
+
 /// Work left in a comparison: a pair of terms, or `n` consecutive pairs.
 enum Job {
     Pair(Cur, Cur),
@@ -309,7 +366,7 @@ fn cmp_terms(a: &[u8], ca: Cur, b: &[u8], cb: Cur, exact: bool) -> Option<Orderi
             (View::Num(x), View::Num(y)) => cmp_num(x, y, exact),
             (View::Atom(ra, na), View::Atom(rb, nb)) => cmp_atoms(*ra, *na, *rb, *nb),
             (View::Ref(x), View::Ref(y)) => cmp_remote(x, y),
-            (View::Fun(kx, x), View::Fun(ky, y)) => kx.cmp(ky).then_with(|| x.cmp(y)),
+            (View::Fun(kx, x), View::Fun(ky, y)) => kx.cmp(ky).then_with(|| cmp_funs(x, y)),
             (View::Port(x), View::Port(y)) | (View::Pid(x), View::Pid(y)) => cmp_local(x, y),
             (View::Tuple(n, pa), View::Tuple(m, pb)) => {
                 if n != m {

@@ -1,6 +1,40 @@
 //! The NIF functions, grouped like `Tsunami`'s: table lifecycle and info, reads, writes.
 //! Each function is named after the `Tsunami.Native` function it implements.
 
+/// Registers a NIF that takes only `Term` arguments, like `#[rustler::nif]` but without
+/// the argument vector rustler allocates on every call (a malloc and free on the hottest
+/// path): `fast_nif!(lookup(tab, key))` for `fn lookup(env, tab, key) -> NifResult<Term>`.
+/// Panics become exceptions and errors are raised exactly as with `#[rustler::nif]`.
+macro_rules! fast_nif {
+    ($f:ident($($arg:ident),*)) => {
+        rustler::codegen_runtime::inventory::submit!(rustler::Nif {
+            name: concat!(stringify!($f), "\0").as_ptr() as *const rustler::codegen_runtime::c_char,
+            arity: [$(stringify!($arg)),*].len() as rustler::codegen_runtime::c_uint,
+            flags: 0,
+            raw_func: {
+                unsafe extern "C" fn nif_func(
+                    env: *mut rustler::sys::ErlNifEnv,
+                    argc: rustler::codegen_runtime::c_int,
+                    argv: *const rustler::sys::ErlNifTerm,
+                ) -> rustler::sys::ErlNifTerm {
+                    let lifetime = ();
+                    // SAFETY: the VM passes the calling process's environment and `argc`
+                    // terms at `argv`, all valid for the duration of this call.
+                    unsafe {
+                        let env = rustler::Env::new(&lifetime, env);
+                        let args = std::slice::from_raw_parts(argv, argc as usize);
+                        let mut it = args.iter();
+                        $(let $arg = rustler::Term::new(env, *it.next().expect("arity"));)*
+                        let result = std::panic::catch_unwind(move || $f(env, $($arg),*));
+                        rustler::codegen_runtime::handle_nif_result(result, env).apply(env)
+                    }
+                }
+                nif_func
+            },
+        });
+    };
+}
+
 pub mod read;
 pub mod table;
 pub mod write;

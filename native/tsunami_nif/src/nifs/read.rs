@@ -14,7 +14,6 @@ use tsunami_core::table::TableType;
 use tsunami_core::term::element_range;
 use tsunami_core::Cause;
 
-#[rustler::nif]
 fn lookup<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
     with_table(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
@@ -31,8 +30,8 @@ fn lookup<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>>
         }
     })
 }
+fast_nif!(lookup(tab, key));
 
-#[rustler::nif]
 fn member<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool> {
     with_table(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
@@ -40,8 +39,8 @@ fn member<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool> {
         Ok(s.member(hash, &k))
     })
 }
+fast_nif!(member(tab, key));
 
-#[rustler::nif]
 fn lookup_element<'a>(
     env: Env<'a>,
     tab: Term<'a>,
@@ -73,8 +72,8 @@ fn lookup_element<'a>(
         }
     })
 }
+fast_nif!(lookup_element(tab, key, pos));
 
-#[rustler::nif]
 fn first<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
     with_table(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
@@ -84,8 +83,8 @@ fn first<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
         }
     })
 }
+fast_nif!(first(tab));
 
-#[rustler::nif]
 fn next<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
     with_table(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
@@ -96,8 +95,8 @@ fn next<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
         }
     })
 }
+fast_nif!(next(tab, key));
 
-#[rustler::nif]
 fn last<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
     with_table(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
@@ -107,8 +106,8 @@ fn last<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
         }
     })
 }
+fast_nif!(last(tab));
 
-#[rustler::nif]
 fn prev<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
     with_table(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
@@ -119,6 +118,7 @@ fn prev<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
         }
     })
 }
+fast_nif!(prev(tab, key));
 
 /// One chunk of a whole-table traversal. `cont` is `nil` to start, else the cursor the
 /// previous chunk returned. Returns `{Objects, Cursor | '$end_of_table'}`.

@@ -58,27 +58,26 @@ fn do_insert<'a>(
     })
 }
 
-#[rustler::nif]
 fn insert<'a>(env: Env<'a>, tab: Term<'a>, objs: Term<'a>) -> NifResult<Term<'a>> {
     do_insert(env, tab, objs, false, false)
 }
+fast_nif!(insert(tab, objs));
 
 #[rustler::nif(schedule = "DirtyCpu")]
 fn insert_dirty<'a>(env: Env<'a>, tab: Term<'a>, objs: Term<'a>) -> NifResult<Term<'a>> {
     do_insert(env, tab, objs, false, true)
 }
 
-#[rustler::nif]
 fn insert_new<'a>(env: Env<'a>, tab: Term<'a>, objs: Term<'a>) -> NifResult<Term<'a>> {
     do_insert(env, tab, objs, true, false)
 }
+fast_nif!(insert_new(tab, objs));
 
 #[rustler::nif(schedule = "DirtyCpu")]
 fn insert_new_dirty<'a>(env: Env<'a>, tab: Term<'a>, objs: Term<'a>) -> NifResult<Term<'a>> {
     do_insert(env, tab, objs, true, true)
 }
 
-#[rustler::nif]
 fn delete_key<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool> {
     with_table(tab, |t| {
         let s = t.table.write(|| caller(env)).or_raise()?;
@@ -87,8 +86,8 @@ fn delete_key<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool>
         Ok(true)
     })
 }
+fast_nif!(delete_key(tab, key));
 
-#[rustler::nif]
 fn delete_object<'a>(env: Env<'a>, tab: Term<'a>, obj: Term<'a>) -> NifResult<bool> {
     with_table(tab, |t| {
         let s = t.table.write(|| caller(env)).or_raise()?;
@@ -97,8 +96,8 @@ fn delete_object<'a>(env: Env<'a>, tab: Term<'a>, obj: Term<'a>) -> NifResult<bo
         Ok(true)
     })
 }
+fast_nif!(delete_object(tab, obj));
 
-#[rustler::nif]
 fn take<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
     with_table(tab, |t| {
         let s = t.table.write(|| caller(env)).or_raise()?;
@@ -112,6 +111,7 @@ fn take<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
         Ok(convert::make_list(env, &terms))
     })
 }
+fast_nif!(take(tab, key));
 
 fn int_of(t: Term) -> NifResult<Int> {
     if let Some(v) = convert::small_int(t) {
@@ -206,7 +206,6 @@ fn unique_storage<'t>(env: Env, t: &'t TableRes) -> NifResult<&'t Storage> {
 }
 
 /// `update_counter/3,4`; `default` is `nil` for the /3 form.
-#[rustler::nif]
 fn update_counter<'a>(
     env: Env<'a>,
     tab: Term<'a>,
@@ -257,6 +256,7 @@ fn update_counter<'a>(
         }
     })
 }
+fast_nif!(update_counter(tab, key, ops, default));
 
 /// A default too short for the key: :ets applies the ops to it and fails on the first
 /// position it cannot take.
@@ -307,7 +307,6 @@ fn element_spec(ops: Term) -> NifResult<(ElementSpec, bool)> {
     Ok((parsed, pinned))
 }
 
-#[rustler::nif]
 fn update_element<'a>(
     env: Env<'a>,
     tab: Term<'a>,
@@ -350,3 +349,4 @@ fn update_element<'a>(
         }
     })
 }
+fast_nif!(update_element(tab, key, ops));

@@ -1,0 +1,160 @@
+//! The table resource type, registered with the VM directly rather than through
+//! rustler's `ResourceArc`: resolving a table id is on every call, and rustler looks its
+//! resource types up in a hash map keyed by `TypeId` each time. Here the type pointer is
+//! read from one static, and [`Handle::borrow`] is a single `enif_get_resource`.
+
+use rustler::sys::{self, c_void, ErlNifEnv, ErlNifMonitor, ErlNifPid, ErlNifResourceType};
+use rustler::{Encoder, Env, Term};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+use crate::resource::TableRes;
+
+/// The resource type, set once in `load`.
+static TABLE_TYPE: AtomicPtr<ErlNifResourceType> = AtomicPtr::new(std::ptr::null_mut());
+
+#[inline]
+fn table_type() -> *const ErlNifResourceType {
+    // Relaxed: written once in `load`, before any NIF of this library can run.
+    TABLE_TYPE.load(Ordering::Relaxed)
+}
+
+unsafe extern "C" fn dtor(_env: *mut ErlNifEnv, obj: *mut c_void) {
+    // SAFETY: the VM calls this once, after the last reference is gone, on memory that
+    // `Handle::new` initialised with a `TableRes`.
+    let _ = std::panic::catch_unwind(|| unsafe { std::ptr::drop_in_place(obj as *mut TableRes) });
+}
+
+unsafe extern "C" fn down(
+    env: *mut ErlNifEnv,
+    obj: *mut c_void,
+    pid: *const ErlNifPid,
+    _mon: *const ErlNifMonitor,
+) {
+    let _ = std::panic::catch_unwind(|| {
+        let lifetime = ();
+        // SAFETY: `env` is the callback environment for this call; `obj` is a live
+        // `TableRes` (the VM holds it for the callback); `pid` points to a valid pid.
+        let (env, table, pid) = unsafe {
+            (
+                Env::new(&lifetime, env),
+                &*(obj as *const TableRes),
+                rustler::LocalPid::from_c_arg(*pid),
+            )
+        };
+        crate::resource::owner_exited(env, &table.table, crate::convert::pid_word(&pid));
+    });
+}
+
+/// Registers the resource type; called from `load`.
+pub fn init(env: Env) -> bool {
+    let init = sys::ErlNifResourceTypeInit {
+        dtor: dtor as *const sys::ErlNifResourceDtor,
+        stop: std::ptr::null(),
+        down: down as *const sys::ErlNifResourceDown,
+        members: 3,
+        dyncall: std::ptr::null(),
+    };
+    let mut tried = sys::ErlNifResourceFlags::ERL_NIF_RT_CREATE;
+    // SAFETY: called from `load` with its environment; the name is NUL-terminated and
+    // `init` outlives the call (the VM copies it).
+    let ty = unsafe {
+        sys::enif_open_resource_type_x(
+            env.as_c_arg(),
+            c"tsunami_table".as_ptr(),
+            &init,
+            sys::ErlNifResourceFlags::ERL_NIF_RT_CREATE,
+            &mut tried,
+        )
+    };
+    TABLE_TYPE.store(ty as *mut _, Ordering::Relaxed);
+    !ty.is_null()
+}
+
+/// One counted reference to a table resource (like `Arc`).
+pub struct Handle(NonNull<TableRes>);
+
+// SAFETY: `TableRes` is `Send + Sync`, and the VM's resource reference count is atomic.
+unsafe impl Send for Handle {}
+// SAFETY: as above.
+unsafe impl Sync for Handle {}
+
+impl Handle {
+    /// Allocates a resource holding `res`.
+    pub fn new(res: TableRes) -> Handle {
+        // SAFETY: the type was registered in `load`; the allocation is sized and (by the
+        // VM's guarantee of at least 8-byte alignment, checked below) aligned for
+        // `TableRes`, and is initialised before anything can read it.
+        unsafe {
+            let p = sys::enif_alloc_resource(table_type(), std::mem::size_of::<TableRes>())
+                as *mut TableRes;
+            let p = NonNull::new(p).expect("enif_alloc_resource");
+            assert_eq!(p.as_ptr() as usize % std::mem::align_of::<TableRes>(), 0);
+            p.as_ptr().write(res);
+            Handle(p)
+        }
+    }
+
+    /// The table a term refers to, if it is a table resource; no reference count change.
+    #[inline]
+    pub fn borrow<'a>(term: Term<'a>) -> Option<&'a TableRes> {
+        let mut obj: *const c_void = std::ptr::null();
+        // SAFETY: `term` belongs to its env; on success `obj` points to a live
+        // `TableRes` that the term keeps alive for the env's lifetime `'a`.
+        unsafe {
+            if sys::enif_get_resource(
+                term.get_env().as_c_arg(),
+                term.as_c_arg(),
+                table_type(),
+                &mut obj,
+            ) == 0
+            {
+                return None;
+            }
+            Some(&*(obj as *const TableRes))
+        }
+    }
+
+    /// A counted handle for a term that refers to a table.
+    pub fn from_term(term: Term) -> Option<Handle> {
+        let r = Self::borrow(term)?;
+        // SAFETY: `r` is a live resource; keeping it adds the reference this handle owns.
+        unsafe { sys::enif_keep_resource(r as *const TableRes as *const c_void) };
+        Some(Handle(NonNull::from(r)))
+    }
+
+    /// The resource pointer, for `enif_monitor_process` and friends.
+    pub fn as_ptr(&self) -> *mut c_void {
+        self.0.as_ptr() as *mut c_void
+    }
+}
+
+impl Clone for Handle {
+    fn clone(&self) -> Handle {
+        // SAFETY: `self` holds a reference, so the resource is alive.
+        unsafe { sys::enif_keep_resource(self.as_ptr()) };
+        Handle(self.0)
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // SAFETY: releases the reference this handle owns.
+        unsafe { sys::enif_release_resource(self.as_ptr()) };
+    }
+}
+
+impl std::ops::Deref for Handle {
+    type Target = TableRes;
+    fn deref(&self) -> &TableRes {
+        // SAFETY: the resource lives while this handle holds its reference.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Encoder for Handle {
+    fn encode<'a>(&self, env: Env<'a>) -> Term<'a> {
+        // SAFETY: the resource is alive; the term made keeps its own reference.
+        unsafe { Term::new(env, sys::enif_make_resource(env.as_c_arg(), self.as_ptr())) }
+    }
+}
