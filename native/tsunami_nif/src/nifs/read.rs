@@ -18,16 +18,24 @@ fn lookup<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>>
     with_table(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
         let (hash, k) = encode_key(key, t.table.is_ordered())?;
-        let mut out: Vec<Term<'a>> = Vec::new();
+        // Most lookups find zero or one object: keep the first out of the vector so
+        // they allocate nothing.
+        let mut first: Option<Term<'a>> = None;
+        let mut rest: Vec<Term<'a>> = Vec::new();
         let mut err = None;
         s.lookup(hash, &k, |obj| match decode_obj(env, obj) {
-            Ok(term) => out.push(term),
+            Ok(term) if first.is_none() => first = Some(term),
+            Ok(term) => rest.push(term),
             Err(e) => err = Some(e),
         });
-        match err {
-            Some(e) => Err(e),
-            None => Ok(convert::make_list(env, &out)),
+        if let Some(e) = err {
+            return Err(e);
         }
+        let tail = convert::make_list(env, &rest);
+        Ok(match first {
+            Some(head) => tail.list_prepend(head),
+            None => tail,
+        })
     })
 }
 fast_nif!(lookup(tab, key));
