@@ -6,7 +6,13 @@ defmodule TsunamiBench do
 
   alias TsunamiBench.{Latency, Loops, Memory}
 
-  @workloads [:lookup_hit, :lookup_miss, :insert, :delete, :mixed, :update_counter]
+  @workloads [:lookup_hit, :lookup_miss, :insert, :delete, :mixed, :update_counter] ++
+               [:os_lookup, :os_insert, :os_delete, :os_mixed, :os_walk]
+  # ordered_set workloads: the same loops (os_walk is its own) on ordered_set tables,
+  # plain `[:ordered_set, :public]` vs `[:ordered_set, :public, write_concurrency: true]`.
+  @os_workloads [:os_lookup, :os_insert, :os_delete, :os_mixed, :os_walk]
+  @os_plain [:ordered_set, :public]
+  @os_conc [:ordered_set, :public, {:write_concurrency, true}]
   @sections [:memory, :latency]
 
   # {column, backend module tag, table options}. Tsunami is run with both option sets
@@ -254,6 +260,14 @@ defmodule TsunamiBench do
       "   ratio > 1.00 means Tsunami is faster; spread = largest (max-min)/median among the 4 columns"
     )
 
+    if Enum.any?(cfg.workloads, &(&1 in @os_workloads)) do
+      IO.puts(
+        "   os_* rows: plain = [:ordered_set, :public], conc = [:ordered_set, :public, write_concurrency: true]"
+      )
+
+      IO.puts("   os_walk: one op = first key from the stream, then 100 next/2 calls")
+    end
+
     IO.puts("")
     IO.puts(row_header())
     IO.puts(String.duplicate("-", String.length(row_header())))
@@ -274,6 +288,8 @@ defmodule TsunamiBench do
       for w <- cfg.workloads, p <- cfg.procs do
         row(cfg, samples, w, k, p)
       end
+
+      if Enum.any?(cfg.workloads, &(&1 in @os_workloads)), do: os_base_nodes(cfg, k)
 
       drop_data(k)
     end
@@ -306,7 +322,10 @@ defmodule TsunamiBench do
     {[:lookup_hit, :lookup_miss, :insert], :shared},
     {[:update_counter], :shared},
     {[:mixed], :fresh},
-    {[:delete], :fresh}
+    {[:delete], :fresh},
+    {[:os_lookup, :os_insert, :os_walk], :shared},
+    {[:os_mixed], :fresh},
+    {[:os_delete], :fresh}
   ]
 
   defp run_block(cfg, k) do
@@ -428,7 +447,7 @@ defmodule TsunamiBench do
 
   defp setup_table(b, opts, w, k) do
     d = data(k)
-    tab = new_table(b, opts)
+    tab = new_table(b, table_opts(w, opts))
 
     case w do
       :update_counter -> Loops.fill_counters(b, tab, d.perm)
@@ -438,7 +457,32 @@ defmodule TsunamiBench do
     tab
   end
 
+  # os_* workloads run on ordered_set tables: plain or write_concurrency like the column.
+  defp table_opts(w, opts) when w in @os_workloads,
+    do: if(opts == @plain, do: @os_plain, else: @os_conc)
+
+  defp table_opts(_w, opts), do: opts
+
+  # CA-tree base nodes (`elem(Tsunami.info(t, :stats), 0)`) of a write_concurrency
+  # ordered_set after os_mixed with the most workers (contended), then after the same
+  # time with one worker (quiet: the tree may join base nodes again).
+  defp os_base_nodes(cfg, k) do
+    tab = setup_table(:tsunami, @conc, :os_mixed, k)
+    p = Enum.max(cfg.procs)
+    _ = run(cfg, :os_mixed, :tsunami, tab, k, p)
+    contended = elem(Tsunami.info(tab, :stats), 0)
+    _ = run(cfg, :os_mixed, :tsunami, tab, k, 1)
+    quiet = elem(Tsunami.info(tab, :stats), 0)
+    delete_table(:tsunami, tab)
+
+    IO.puts(
+      "   ordered_set write_concurrency, #{fmt_int(k)} keys: CA-tree base nodes " <>
+        "#{contended} after os_mixed with #{p} procs, #{quiet} after 1 proc"
+    )
+  end
+
   defp run(cfg, :delete, b, tab, k, p), do: measure_delete(cfg, b, tab, k, p)
+  defp run(cfg, :os_delete, b, tab, k, p), do: measure_delete(cfg, b, tab, k, p)
   defp run(cfg, w, b, tab, k, p), do: measure_timed(cfg, w, b, tab, k, p)
 
   # Fixed time: each worker starts at its own offset in the key stream, runs a warm-up

@@ -70,6 +70,7 @@ defmodule Tsunami do
 
   alias Tsunami.ErrorInfo
   alias Tsunami.Native
+  alias Tsunami.Select
 
   @type tab :: atom() | reference()
   @type table_type :: :set | :ordered_set | :bag | :duplicate_bag
@@ -461,4 +462,320 @@ defmodule Tsunami do
   """
   @spec setopts(tab, tuple() | [tuple()]) :: true
   def setopts(tab, opts), do: nif([tab, opts], Native.setopts(tab, opts))
+
+  ## Match specifications
+  #
+  # Specs are compiled and validated by OTP's own match-spec engine (so they mean exactly
+  # what they mean for :ets, `:ets.fun2ms/1` output included) and run over the table in
+  # chunks; a spec that binds the key in every clause is answered from lookups.
+
+  @doc """
+  Objects matching the match specification `spec`, transformed by its bodies.
+  `:ets.fun2ms/1` output works unchanged.
+
+      iex> t = Tsunami.new(:sel, [])
+      iex> Tsunami.insert(t, [{1, :a}, {2, :b}, {3, :c}])
+      iex> Tsunami.select(t, [{{:"$1", :"$2"}, [{:>, :"$1", 1}], [:"$2"]}]) |> Enum.sort()
+      [:b, :c]
+  """
+  @spec select(tab, :ets.match_spec()) :: [term()]
+  def select(tab, spec), do: nif([tab, spec], Select.all(tab, spec))
+
+  @doc """
+  Like `select/2`, at most `limit` results at a time: `{results, continuation}` (pass the
+  continuation to `select/1`) or `:"$end_of_table"`.
+
+      iex> t = Tsunami.new(:sel3, [:ordered_set])
+      iex> Tsunami.insert(t, for(i <- 1..5, do: {i}))
+      iex> {[{1}, {2}], cont} = Tsunami.select(t, [{:_, [], [:"$_"]}], 2)
+      iex> {[{3}, {4}], cont} = Tsunami.select(cont)
+      iex> {[{5}], :"$end_of_table"} = Tsunami.select(cont)
+      iex> Tsunami.select(:"$end_of_table")
+      :"$end_of_table"
+  """
+  @spec select(tab, :ets.match_spec(), pos_integer()) ::
+          {[term()], continuation} | :"$end_of_table"
+  def select(tab, spec, limit) when is_integer(limit) and limit > 0,
+    do: nif([tab, spec, limit], Select.first_chunk(tab, spec, limit, :forward))
+
+  def select(tab, spec, limit), do: nif([tab, spec, limit], :erlang.error(:badarg))
+
+  @doc "Continues a `select/3` (or `match/3`, `select_reverse/3`, ...)."
+  @spec select(continuation) :: {[term()], continuation} | :"$end_of_table"
+  def select(:"$end_of_table"), do: :"$end_of_table"
+
+  def select(cont) do
+    nif [cont] do
+      if Select.valid_continuation?(cont),
+        do: Select.next_chunk(cont),
+        else: :erlang.error(:badarg)
+    end
+  end
+
+  @doc """
+  Like `select/2`; for `ordered_set` the results come in reverse term order.
+
+      iex> t = Tsunami.new(:selrev, [:ordered_set])
+      iex> Tsunami.insert(t, [{1}, {2}, {3}])
+      iex> Tsunami.select_reverse(t, [{:_, [], [:"$_"]}])
+      [{3}, {2}, {1}]
+  """
+  @spec select_reverse(tab, :ets.match_spec()) :: [term()]
+  def select_reverse(tab, spec) do
+    nif [tab, spec] do
+      result = Select.all(tab, spec)
+
+      if Native.info_item(tab, :type, node()) == :ordered_set,
+        do: :lists.reverse(result),
+        else: result
+    end
+  end
+
+  @doc "Like `select/3`, in reverse term order for `ordered_set`."
+  @spec select_reverse(tab, :ets.match_spec(), pos_integer()) ::
+          {[term()], continuation} | :"$end_of_table"
+  def select_reverse(tab, spec, limit) when is_integer(limit) and limit > 0 do
+    nif [tab, spec, limit] do
+      order =
+        if Native.info_item(tab, :type, node()) == :ordered_set, do: :reverse, else: :forward
+
+      Select.first_chunk(tab, spec, limit, order)
+    end
+  end
+
+  def select_reverse(tab, spec, limit), do: nif([tab, spec, limit], :erlang.error(:badarg))
+
+  @doc "Continues a `select_reverse/3`."
+  @spec select_reverse(continuation) :: {[term()], continuation} | :"$end_of_table"
+  def select_reverse(cont), do: select(cont)
+
+  @doc """
+  The number of objects for which `spec` returns `true`.
+
+      iex> t = Tsunami.new(:selcount, [])
+      iex> Tsunami.insert(t, for(i <- 1..10, do: {i}))
+      iex> Tsunami.select_count(t, [{{:"$1"}, [], [{:"=<", :"$1", 3}]}])
+      3
+  """
+  @spec select_count(tab, :ets.match_spec()) :: non_neg_integer()
+  def select_count(tab, spec),
+    do: nif([tab, spec], Enum.count(Select.all(tab, spec), &(&1 === true)))
+
+  @doc """
+  Deletes the objects for which `spec` returns `true`; returns how many.
+
+      iex> t = Tsunami.new(:seldel, [])
+      iex> Tsunami.insert(t, for(i <- 1..10, do: {i}))
+      iex> Tsunami.select_delete(t, [{{:"$1"}, [{:>, :"$1", 7}], [true]}])
+      3
+      iex> Tsunami.info(t, :size)
+      7
+  """
+  @spec select_delete(tab, :ets.match_spec()) :: non_neg_integer()
+  def select_delete(tab, spec) do
+    nif [tab, spec] do
+      # Writing needs write access even when nothing matches.
+      check_write(tab)
+
+      tab
+      |> Select.with_objects(spec)
+      |> Enum.reduce(0, fn
+        {object, true}, n ->
+          Native.delete_object(tab, object)
+          n + 1
+
+        _, n ->
+          n
+      end)
+    end
+  end
+
+  @doc """
+  Replaces each matching object by what `spec` returns for it, which must keep the key;
+  returns how many were replaced. Not for `bag` tables.
+
+      iex> t = Tsunami.new(:selrep, [])
+      iex> Tsunami.insert(t, [{1, :a}, {2, :b}])
+      iex> Tsunami.select_replace(t, [{{:"$1", :a}, [], [{{:"$1", :z}}]}])
+      1
+      iex> Tsunami.lookup(t, 1)
+      [{1, :z}]
+  """
+  @spec select_replace(tab, :ets.match_spec()) :: non_neg_integer()
+  def select_replace(tab, spec) do
+    nif [tab, spec] do
+      check_write(tab)
+      if Native.info_item(tab, :type, node()) == :bag, do: :erlang.error(:badarg)
+      {_, keypos} = Native.resolve(tab)
+      ordered = Native.info_item(tab, :type, node()) == :ordered_set
+      pairs = Select.with_objects(tab, spec)
+
+      # Every replacement must keep its key; otherwise nothing is replaced.
+      Enum.each(pairs, fn {old, new} ->
+        unless is_tuple(new) and tuple_size(new) >= keypos and
+                 same_key?(elem(old, keypos - 1), elem(new, keypos - 1), ordered),
+               do: :erlang.error(:badarg)
+      end)
+
+      Enum.reduce(pairs, 0, fn {old, new}, n ->
+        Native.delete_object(tab, old)
+        Native.insert(tab, new)
+        n + 1
+      end)
+    end
+  end
+
+  defp same_key?(a, b, true), do: a == b
+  defp same_key?(a, b, false), do: a === b
+
+  # Raises (through the caller's `nif`) unless this process may write to `tab`.
+  defp check_write(tab), do: Native.delete_key(tab, make_ref())
+
+  @doc """
+  For each object matching `pattern`, the list of its `:"$N"` bindings.
+
+      iex> t = Tsunami.new(:match, [:ordered_set])
+      iex> Tsunami.insert(t, [{1, :a}, {2, :b}])
+      iex> Tsunami.match(t, {:"$1", :"$2"})
+      [[1, :a], [2, :b]]
+  """
+  @spec match(tab, :ets.match_pattern()) :: [[term()]]
+  def match(tab, pattern), do: nif([tab, pattern], Select.all(tab, [{pattern, [], [:"$$"]}]))
+
+  @doc "Like `match/2`, `limit` results at a time (see `select/3`)."
+  @spec match(tab, :ets.match_pattern(), pos_integer()) ::
+          {[[term()]], continuation} | :"$end_of_table"
+  def match(tab, pattern, limit) when is_integer(limit) and limit > 0,
+    do:
+      nif(
+        [tab, pattern, limit],
+        Select.first_chunk(tab, [{pattern, [], [:"$$"]}], limit, :forward)
+      )
+
+  def match(tab, pattern, limit), do: nif([tab, pattern, limit], :erlang.error(:badarg))
+
+  @doc "Continues a `match/3`."
+  @spec match(continuation) :: {[[term()]], continuation} | :"$end_of_table"
+  def match(cont), do: select(cont)
+
+  @doc """
+  The objects matching `pattern`.
+
+      iex> t = Tsunami.new(:matchobj, [:bag])
+      iex> Tsunami.insert(t, [{:k, 1}, {:k, 2}, {:j, 1}])
+      iex> Tsunami.match_object(t, {:k, :_})
+      [{:k, 1}, {:k, 2}]
+  """
+  @spec match_object(tab, :ets.match_pattern()) :: [tuple()]
+  def match_object(tab, pattern),
+    do: nif([tab, pattern], Select.all(tab, [{pattern, [], [:"$_"]}]))
+
+  @doc "Like `match_object/2`, `limit` objects at a time (see `select/3`)."
+  @spec match_object(tab, :ets.match_pattern(), pos_integer()) ::
+          {[tuple()], continuation} | :"$end_of_table"
+  def match_object(tab, pattern, limit) when is_integer(limit) and limit > 0,
+    do:
+      nif(
+        [tab, pattern, limit],
+        Select.first_chunk(tab, [{pattern, [], [:"$_"]}], limit, :forward)
+      )
+
+  def match_object(tab, pattern, limit),
+    do: nif([tab, pattern, limit], :erlang.error(:badarg))
+
+  @doc "Continues a `match_object/3`."
+  @spec match_object(continuation) :: {[tuple()], continuation} | :"$end_of_table"
+  def match_object(cont), do: select(cont)
+
+  @doc """
+  Deletes the objects matching `pattern`.
+
+      iex> t = Tsunami.new(:matchdel, [])
+      iex> Tsunami.insert(t, [{1, :a}, {2, :b}, {3, :a}])
+      iex> Tsunami.match_delete(t, {:_, :a})
+      true
+      iex> Tsunami.tab2list(t)
+      [{2, :b}]
+  """
+  @spec match_delete(tab, :ets.match_pattern()) :: true
+  def match_delete(tab, pattern) do
+    select_delete(tab, [{pattern, [], [true]}])
+    true
+  end
+
+  @doc """
+  Repairs a continuation that went through `:erlang.term_to_binary/1`.
+
+      iex> t = Tsunami.new(:repair, [:ordered_set])
+      iex> Tsunami.insert(t, [{1}, {2}])
+      iex> {_, cont} = Tsunami.select(t, [{:_, [], [:"$_"]}], 1)
+      iex> cont = :erlang.binary_to_term(:erlang.term_to_binary(cont))
+      iex> Tsunami.select(Tsunami.repair_continuation(cont, [{:_, [], [:"$_"]}]))
+      {[{2}], :"$end_of_table"}
+  """
+  @spec repair_continuation(continuation, :ets.match_spec()) :: continuation
+  def repair_continuation(:"$end_of_table", _spec), do: :"$end_of_table"
+
+  def repair_continuation(cont, spec) do
+    nif [cont, spec] do
+      if Select.valid_continuation?(cont), do: Select.repair(cont), else: :erlang.error(:badarg)
+    end
+  end
+
+  @doc "Compiles a match specification (`:ets.match_spec_compile/1`)."
+  @spec match_spec_compile(:ets.match_spec()) :: :ets.compiled_match_spec()
+  defdelegate match_spec_compile(spec), to: :ets
+
+  @doc "Runs a compiled match specification over a list (`:ets.match_spec_run/2`)."
+  @spec match_spec_run([term()], :ets.compiled_match_spec()) :: [term()]
+  defdelegate match_spec_run(list, compiled), to: :ets
+
+  @doc "Whether a term is a compiled match specification (`:ets.is_compiled_ms/1`)."
+  @spec is_compiled_ms(term()) :: boolean()
+  defdelegate is_compiled_ms(term), to: :ets
+
+  @doc "Tests a match specification against one tuple (`:ets.test_ms/2`)."
+  @spec test_ms(tuple(), :ets.match_spec()) :: {:ok, term()} | {:error, term()}
+  defdelegate test_ms(tuple, spec), to: :ets
+
+  ## Folds
+
+  @doc """
+  Folds `fun` over the objects (term order for `ordered_set`).
+
+      iex> t = Tsunami.new(:foldl_doc, [:ordered_set])
+      iex> Tsunami.insert(t, [{1}, {2}, {3}])
+      iex> Tsunami.foldl(fn {x}, acc -> [x | acc] end, [], t)
+      [3, 2, 1]
+  """
+  @spec foldl((tuple(), acc -> acc), acc, tab) :: acc when acc: term()
+  def foldl(fun, acc, tab) when is_function(fun, 2) do
+    nif([fun, acc, tab], Native.resolve(tab))
+    fold_chunks(tab, nil, fun, acc)
+  end
+
+  def foldl(fun, acc, tab), do: nif([fun, acc, tab], :erlang.error(:badarg))
+
+  defp fold_chunks(tab, cont, fun, acc) do
+    case Native.tab2list_chunk(tab, cont) do
+      {objects, :"$end_of_table"} -> List.foldl(objects, acc, fun)
+      {objects, cursor} -> fold_chunks(tab, cursor, fun, List.foldl(objects, acc, fun))
+    end
+  end
+
+  @doc """
+  Folds `fun` over the objects in reverse (reverse term order for `ordered_set`).
+
+      iex> t = Tsunami.new(:foldr_doc, [:ordered_set])
+      iex> Tsunami.insert(t, [{1}, {2}, {3}])
+      iex> Tsunami.foldr(fn {x}, acc -> [x | acc] end, [], t)
+      [1, 2, 3]
+  """
+  @spec foldr((tuple(), acc -> acc), acc, tab) :: acc when acc: term()
+  def foldr(fun, acc, tab) when is_function(fun, 2) do
+    objects = nif([fun, acc, tab], tab2list(tab))
+    List.foldr(objects, acc, fun)
+  end
+
+  def foldr(fun, acc, tab), do: nif([fun, acc, tab], :erlang.error(:badarg))
 end

@@ -21,7 +21,14 @@ defmodule Tsunami.RandomOpsTest do
   @keys [0, 1, 2, 3, 1.0, 2.5, :a, :b, "k", {1, 2}, [1 | 2], %{a: 1}, 2 ** 64, -(2 ** 70)]
   @values [0, 1, -5, 7, 2 ** 62, -(2 ** 65), 1.5, -0.0, :x, "v", {}, [], {:n, [1]}]
 
-  defp key, do: elements(@keys)
+  # ordered_set compares keys with `==` (term order): 0.0/-0.0 and 1/1.0 are one key there,
+  # and big integers next to floats at the edge of float precision are interesting.
+  # -0.0 is left out: delete_object of {7, 0.0} with keypos 2 does not delete a stored
+  # {7, -0.0} (known difference, see ordered_set_test.exs).
+  @os_keys @keys ++
+             [0.0, 3.0, 2 ** 53, 2 ** 53 + 1, 2.0 ** 53, :ä, :日本, {1.0, 2}, [1.0 | 2]]
+
+  defp key, do: elements(Process.get(:random_ops_keys, @keys))
   defp value, do: elements(@values)
 
   # {key, v1, v2} shapes; arranged for the keypos by `obj/2`.
@@ -75,7 +82,22 @@ defmodule Tsunami.RandomOpsTest do
       tuple([exactly(:lookup), key()]),
       tuple([exactly(:member), key()]),
       tuple([exactly(:lookup_element), key(), t(:integer, [0, 5])])
+      | traversal_ops()
     ])
+  end
+
+  # Traversal is deterministic only on ordered_set (term order), so only there.
+  defp traversal_ops do
+    if Process.get(:random_ops_keys) do
+      [
+        tuple([exactly(:next), key()]),
+        tuple([exactly(:prev), key()]),
+        tuple([exactly(:first)]),
+        tuple([exactly(:last)])
+      ]
+    else
+      []
+    end
   end
 
   defp apply_op(m, tab, kp, op) do
@@ -93,6 +115,10 @@ defmodule Tsunami.RandomOpsTest do
       {:lookup, k} -> m.lookup(tab, k)
       {:member, k} -> m.member(tab, k)
       {:lookup_element, k, pos} -> m.lookup_element(tab, k, pos)
+      {:next, k} -> m.next(tab, k)
+      {:prev, k} -> m.prev(tab, k)
+      {:first} -> m.first(tab)
+      {:last} -> m.last(tab)
     end
   end
 
@@ -107,7 +133,10 @@ defmodule Tsunami.RandomOpsTest do
         Oracle.same?(e, t) or report(op, e, t)
       end) and
         (
-          {e, t} = Oracle.outcomes(p, fn m, tab -> Oracle.sort(m.tab2list(tab)) end)
+          # ordered_set: tab2list is in term order, compared exactly (order included).
+          ordered? = :ordered_set in opts
+          sort = fn l -> if ordered?, do: l, else: Oracle.sort(l) end
+          {e, t} = Oracle.outcomes(p, fn m, tab -> sort.(m.tab2list(tab)) end)
           Oracle.same?(e, t) or report(:final_contents, e, t)
         ) and
         (
@@ -124,10 +153,20 @@ defmodule Tsunami.RandomOpsTest do
     false
   end
 
-  for type <- [:set, :bag, :duplicate_bag], kp <- [1, 2] do
-    @opts [type, {:keypos, kp}]
-    test "#{type}, keypos #{kp}: random operation sequences match :ets" do
+  ordered_set_variants =
+    for wc <- [false, true],
+        kp <- [1, 2],
+        do: [:ordered_set, {:keypos, kp}, {:write_concurrency, wc}]
+
+  for opts <-
+        [[:set, {:keypos, 1}], [:set, {:keypos, 2}]] ++
+          [[:bag, {:keypos, 1}], [:bag, {:keypos, 2}]] ++
+          [[:duplicate_bag, {:keypos, 1}], [:duplicate_bag, {:keypos, 2}]] ++
+          ordered_set_variants do
+    @opts opts
+    test "#{inspect(opts)}: random operation sequences match :ets" do
       opts = @opts
+      if :ordered_set in opts, do: Process.put(:random_ops_keys, @os_keys)
       prop = :proper.forall(t(:list, [op()]), fn ops -> same_run?(opts, ops) end)
 
       result =

@@ -18,6 +18,8 @@ defmodule TsunamiBench.Loops do
   import Bitwise
 
   @batch 256
+  # Keys visited by one os_walk op (a batch of @batch ops runs @batch / @walk walks).
+  @walk 100
 
   @backends [ets: :ets, tsunami: Tsunami]
 
@@ -55,6 +57,8 @@ defmodule TsunamiBench.Loops do
     delete = :"delete_#{b}"
     fill = :"fill_#{b}"
     fill_c = :"fill_counters_#{b}"
+    walk = :"walk_#{b}"
+    walk_next = :"walk_next_#{b}"
 
     # lookup_hit and lookup_miss are the same loop over different key streams.
     defp batch(unquote(b), w, tab, s, _o, m, i, n) when w in [:lookup_hit, :lookup_miss],
@@ -66,6 +70,31 @@ defmodule TsunamiBench.Loops do
       do: unquote(counter)(tab, s, m, i, n)
 
     defp batch(unquote(b), :mixed, tab, s, o, m, i, n), do: unquote(mixed)(tab, s, o, m, i, n)
+
+    # ordered_set workloads: the same loops (the table type differs), plus the walk.
+    defp batch(unquote(b), :os_lookup, tab, s, _o, m, i, n), do: unquote(lookup)(tab, s, m, i, n)
+
+    defp batch(unquote(b), :os_insert, tab, s, o, m, i, n),
+      do: unquote(insert)(tab, s, o, m, i, n)
+
+    defp batch(unquote(b), :os_mixed, tab, s, o, m, i, n), do: unquote(mixed)(tab, s, o, m, i, n)
+
+    defp batch(unquote(b), :os_walk, tab, s, _o, m, i, n),
+      do: unquote(walk)(tab, s, m, i, max(div(n, @walk), 1))
+
+    # One op: start at a random key, then @walk next/2 calls (stops early at the end).
+    defp unquote(walk)(_tab, _s, _m, i, 0), do: i
+
+    defp unquote(walk)(tab, s, m, i, n) do
+      unquote(walk_next)(tab, :erlang.element(band(i, m) + 1, s), @walk)
+      unquote(walk)(tab, s, m, i + 1, n - 1)
+    end
+
+    defp unquote(walk_next)(_tab, _k, 0), do: :ok
+    defp unquote(walk_next)(_tab, :"$end_of_table", _), do: :ok
+
+    defp unquote(walk_next)(tab, k, c),
+      do: unquote(walk_next)(tab, unquote(mod).next(tab, k), c - 1)
 
     defp unquote(lookup)(_tab, _s, _m, i, 0), do: i
 

@@ -32,6 +32,7 @@ defmodule Tsunami.Native do
   def last(_tab), do: nif()
   def prev(_tab, _key), do: nif()
   def tab2list_chunk(_tab, _cont), do: nif()
+  def resolve(_tab), do: nif()
 
   # write
   def insert(_tab, _objs), do: nif()

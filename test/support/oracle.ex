@@ -254,6 +254,8 @@ defmodule Tsunami.Oracle.Ets do
     tab2list: 1,
     first: 1,
     next: 2,
+    last: 1,
+    prev: 2,
     info: 1,
     info: 2,
     whereis: 1,

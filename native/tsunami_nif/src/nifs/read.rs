@@ -128,6 +128,15 @@ fn prev<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
 }
 fast_nif!(prev(tab, key));
 
+/// Resolves a table for a multi-call operation (select and friends): checks read access
+/// and returns `{Id, Keypos}`, the id staying valid across `rename`.
+#[rustler::nif]
+fn resolve<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
+    let h = handle_of(tab)?;
+    h.table.read(|| caller(env)).or_raise()?;
+    Ok((h.clone(), h.table.keypos()).encode(env))
+}
+
 /// One chunk of a whole-table traversal. `cont` is `nil` to start, else the cursor the
 /// previous chunk returned. Returns `{Objects, Cursor | '$end_of_table'}`.
 #[rustler::nif]

@@ -1,0 +1,152 @@
+defmodule Tsunami.Select do
+  @moduledoc false
+  # The match/select family, built on OTP's own match-spec engine for now: specs are
+  # compiled with :ets.match_spec_compile/1 (which validates them exactly as :ets does)
+  # and run with :ets.match_spec_run/2 over chunks of the table from
+  # Tsunami.Native.tab2list_chunk/2 (about 1000 objects a call, so no call holds a
+  # scheduler long; the chunk cursor keeps the table from resizing while the walk is open).
+  #
+  # A spec whose every clause binds the key completely is answered from lookups of those
+  # keys instead of a scan.
+  #
+  # Continuations are {:tsunami_select, tab, spec, compiled, limit, cursor, pending, order}
+  # where `pending` holds results already computed but not yet handed out.
+
+  alias Tsunami.Native
+
+  @doc false
+  # Compiles (and so validates) a spec; badarg like :ets for an invalid one.
+  def compile!(spec) do
+    :ets.match_spec_compile(spec)
+  catch
+    :error, _ -> :erlang.error(:badarg)
+  end
+
+  # Keys that a spec's clauses bind fully at `keypos`, or :scan.
+  defp bound_keys(spec, keypos) do
+    Enum.reduce_while(spec, [], fn
+      {head, _guards, _body}, acc when is_tuple(head) and tuple_size(head) >= keypos ->
+        key = elem(head, keypos - 1)
+        if ground?(key), do: {:cont, [key | acc]}, else: {:halt, :scan}
+
+      _, _ ->
+        {:halt, :scan}
+    end)
+    |> case do
+      :scan -> :scan
+      keys -> keys |> Enum.reverse() |> Enum.uniq()
+    end
+  end
+
+  defp ground?(:_), do: false
+
+  defp ground?(a) when is_atom(a) do
+    case Atom.to_string(a) do
+      "$" <> rest -> not match?({_, ""}, Integer.parse(rest))
+      _ -> true
+    end
+  end
+
+  defp ground?(t) when is_tuple(t), do: t |> Tuple.to_list() |> Enum.all?(&ground?/1)
+  defp ground?([h | t]), do: ground?(h) and ground?(t)
+  defp ground?(m) when is_map(m), do: Enum.all?(m, fn {k, v} -> ground?(k) and ground?(v) end)
+  defp ground?(_), do: true
+
+  @doc false
+  # All results of `spec` over the table, in table order.
+  def all(tab, spec) do
+    {tab, keypos} = Native.resolve(tab)
+    compiled = compile!(spec)
+
+    case spec != [] and bound_keys(spec, keypos) do
+      false ->
+        []
+
+      :scan ->
+        scan(tab, compiled, nil, [])
+
+      keys ->
+        objects = Enum.flat_map(keys, &Native.lookup(tab, &1))
+        :ets.match_spec_run(objects, compiled)
+    end
+  end
+
+  defp scan(tab, compiled, cont, acc) do
+    case Native.tab2list_chunk(tab, cont) do
+      {objects, :"$end_of_table"} ->
+        :lists.append(:lists.reverse([:ets.match_spec_run(objects, compiled) | acc]))
+
+      {objects, cursor} ->
+        scan(tab, compiled, cursor, [:ets.match_spec_run(objects, compiled) | acc])
+    end
+  end
+
+  @doc false
+  # Like all/2, but each result paired with the object it came from: {object, result}.
+  def with_objects(tab, spec) do
+    spec
+    |> Enum.map(fn
+      {head, guards, body} when is_list(body) and body != [] ->
+        {last, init} = List.pop_at(body, -1)
+        {head, guards, init ++ [{{:"$_", last}}]}
+
+      clause ->
+        clause
+    end)
+    |> then(&all(tab, &1))
+  end
+
+  @doc false
+  def first_chunk(tab, spec, limit, order) do
+    {tab, _keypos} = Native.resolve(tab)
+    compiled = compile!(spec)
+    next_chunk({:tsunami_select, tab, spec, compiled, limit, nil, [], order})
+  end
+
+  @doc false
+  def next_chunk({:tsunami_select, tab, spec, compiled, limit, cursor, pending, order} = cont) do
+    # The table must still exist (and be readable by this process).
+    Native.resolve(tab)
+
+    if length(pending) >= limit do
+      case Enum.split(pending, limit) do
+        {items, []} when cursor == :done -> {items, :"$end_of_table"}
+        {items, rest} -> {items, put_elem(cont, 6, rest)}
+      end
+    else
+      case cursor do
+        :done ->
+          if pending == [], do: :"$end_of_table", else: {pending, :"$end_of_table"}
+
+        _ ->
+          {fresh, next} = chunk(tab, compiled, cursor, order)
+          cont = {:tsunami_select, tab, spec, compiled, limit, next, pending ++ fresh, order}
+          next_chunk(cont)
+      end
+    end
+  end
+
+  defp chunk(tab, compiled, cursor, :reverse) when cursor == nil do
+    # Reverse walks (select_reverse on ordered_set) take the whole table once.
+    {:lists.reverse(scan(tab, compiled, nil, [])), :done}
+  end
+
+  defp chunk(tab, compiled, cursor, _order) do
+    case Native.tab2list_chunk(tab, cursor) do
+      {objects, :"$end_of_table"} -> {:ets.match_spec_run(objects, compiled), :done}
+      {objects, next} -> {:ets.match_spec_run(objects, compiled), next}
+    end
+  end
+
+  @doc false
+  def valid_continuation?({:tsunami_select, _, _, _, limit, _, pending, _})
+      when is_integer(limit) and limit > 0 and is_list(pending),
+      do: true
+
+  def valid_continuation?(_), do: false
+
+  @doc false
+  # A continuation that went through term_to_binary: recompile the spec.
+  def repair({:tsunami_select, tab, spec, _compiled, limit, cursor, pending, order}),
+    do: {:tsunami_select, tab, spec, compile!(spec), limit, cursor, pending, order}
+end
