@@ -129,6 +129,14 @@ impl Encoder {
         key: bool,
         depth: u32,
     ) -> NifResult<()> {
+        if is_immediate(root) {
+            // The common key: no stack needed.
+            if key && self.named_atoms && is_atom(root) {
+                return self.atom(w, root);
+            }
+            w.imm(word(root));
+            return Ok(());
+        }
         let base = self.stack.len();
         self.stack.push(root);
         while self.stack.len() > base {

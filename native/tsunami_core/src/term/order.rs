@@ -43,7 +43,31 @@ use std::cmp::Ordering;
 
 /// Compares two encoded terms in Erlang term order, `==` semantics.
 pub fn compare(a: &[u8], b: &[u8]) -> Ordering {
+    // Fast paths for the commonest keys (no allocation, no generic walk): two small
+    // integers, two named atoms, identical encodings.
+    if let (Some(x), Some(y)) = (small_int(a), small_int(b)) {
+        return x.cmp(&y);
+    }
+    if let (Some((_, na, ea)), Some((_, nb, eb))) = (read_atom(a, 0), read_atom(b, 0)) {
+        if ea == a.len() && eb == b.len() {
+            return na.cmp(nb);
+        }
+    }
+    if a == b {
+        return Ordering::Equal;
+    }
     cmp_terms(a, Cur::at(0), b, Cur::at(0), false).unwrap_or_else(|| a.cmp(b))
+}
+
+/// The value of an encoding that is exactly one small integer.
+#[inline]
+fn small_int(b: &[u8]) -> Option<i64> {
+    match b {
+        [super::tag::IMM, w @ ..] if w.len() == 8 => {
+            small_from_raw(u64::from_le_bytes(w.try_into().ok()?))
+        }
+        _ => None,
+    }
 }
 
 /// `a == b` in Erlang (compare-equal, so `1 == 1.0`).
