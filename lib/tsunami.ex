@@ -402,7 +402,23 @@ defmodule Tsunami do
       2
   """
   @spec info(tab, atom()) :: term()
-  def info(tab, item), do: nif([tab, item], Native.info_item(tab, item, node()))
+  def info(tab, item) do
+    nif [tab, item] do
+      case {item, Native.info_item(tab, item, node())} do
+        {:safe_fixed, {ns, pids}} ->
+          system_us = div(ns + :erlang.time_offset(:nanosecond), 1000)
+
+          {{div(system_us, 1_000_000_000_000), rem(div(system_us, 1_000_000), 1_000_000),
+            rem(system_us, 1_000_000)}, pids}
+
+        {:safe_fixed_monotonic_time, {ns, pids}} ->
+          {System.convert_time_unit(ns, :nanosecond, :native), pids}
+
+        {_, value} ->
+          value
+      end
+    end
+  end
 
   @doc """
   The id of the table named `name`, or `:undefined`.
@@ -778,4 +794,37 @@ defmodule Tsunami do
   end
 
   def foldr(fun, acc, tab), do: nif([fun, acc, tab], :erlang.error(:badarg))
+
+  ## Fixation and slots
+
+  @doc """
+  Fixes (`true`) or releases (`false`) the table for the calling process. Fixations are
+  counted per process and released when the process exits. While a table is fixed its
+  hash buckets neither split nor merge, so a `first/1`-`next/2` walk sees every object
+  that stays in the table exactly once.
+
+      iex> t = Tsunami.new(:fix_doc, [])
+      iex> Tsunami.safe_fixtable(t, true)
+      true
+      iex> Tsunami.info(t, :fixed)
+      true
+      iex> Tsunami.safe_fixtable(t, false)
+      true
+      iex> Tsunami.info(t, :fixed)
+      false
+  """
+  @spec safe_fixtable(tab, boolean()) :: true
+  def safe_fixtable(tab, fix), do: nif([tab, fix], Native.safe_fixtable(tab, fix))
+
+  @doc """
+  The objects in slot `i` (a hash bucket; the `i`-th object of an `ordered_set`),
+  `:"$end_of_table"` one past the last slot.
+
+      iex> t = Tsunami.new(:slot_doc, [:ordered_set])
+      iex> Tsunami.insert(t, [{:a}, {:b}])
+      iex> {Tsunami.slot(t, 1), Tsunami.slot(t, 2)}
+      {[{:b}], :"$end_of_table"}
+  """
+  @spec slot(tab, non_neg_integer()) :: [tuple()] | :"$end_of_table"
+  def slot(tab, i), do: nif([tab, i], Native.slot(tab, i))
 end

@@ -22,6 +22,7 @@ defmodule Tsunami.Native do
   def give_away(_tab, _pid, _data), do: nif()
   def setopts(_tab, _opts), do: nif()
   def delete_all_objects(_tab), do: nif()
+  def safe_fixtable(_tab, _on), do: nif()
 
   # read
   def lookup(_tab, _key), do: nif()
@@ -33,6 +34,7 @@ defmodule Tsunami.Native do
   def prev(_tab, _key), do: nif()
   def tab2list_chunk(_tab, _cont), do: nif()
   def resolve(_tab), do: nif()
+  def slot(_tab, _i), do: nif()
 
   # write
   def insert(_tab, _objs), do: nif()

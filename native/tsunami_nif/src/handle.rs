@@ -42,7 +42,7 @@ unsafe extern "C" fn down(
                 rustler::LocalPid::from_c_arg(*pid),
             )
         };
-        crate::resource::owner_exited(env, &table.table, crate::convert::pid_word(&pid));
+        crate::resource::process_exited(env, table, crate::convert::pid_word(&pid));
     });
 }
 

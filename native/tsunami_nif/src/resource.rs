@@ -22,6 +22,15 @@ use tsunami_core::Cause;
 pub struct TableRes {
     pub table: Table,
     monitor: Mutex<Option<Monitor>>,
+    /// `safe_fixtable/2` fixations: per process, a count and the monitor that releases
+    /// them when the process exits; and when the table was first fixed (monotonic ns).
+    pub fixations: Mutex<Fixations>,
+}
+
+#[derive(Default)]
+pub struct Fixations {
+    pub by_pid: Vec<(u64, usize, Monitor)>,
+    pub since_ns: i64,
 }
 
 pub static REGISTRY: LazyLock<Registry<Handle>> = LazyLock::new(Registry::new);
@@ -98,6 +107,7 @@ pub fn create(
     let handle = Handle::new(TableRes {
         table,
         monitor: Mutex::new(None),
+        fixations: Mutex::new(Fixations::default()),
     });
     REGISTRY
         .register(id, options.named.then_some(name), handle.clone())
@@ -169,6 +179,56 @@ pub fn transfer(env: Env, h: &Handle, new_owner: &LocalPid) {
 
 /// The owner died: hand the table to a live heir with an `'ETS-TRANSFER'` message, or
 /// delete it.
+/// A monitored process exited: release its fixations, and if it owned the table, pass
+/// the table on.
+pub fn process_exited(env: Env, res: &TableRes, pid: u64) {
+    release_fixations(res, pid);
+    owner_exited(env, &res.table, pid);
+}
+
+/// `safe_fixtable(T, true)` for `pid`.
+pub fn fix(env: Env, h: &Handle, pid: &LocalPid) {
+    let word = convert::pid_word(pid);
+    let mut f = h.fixations.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(entry) = f.by_pid.iter_mut().find(|e| e.0 == word) {
+        entry.1 += 1;
+        return;
+    }
+    let Some(mon) = monitor(env, h, pid) else {
+        return; // the process is gone: nothing to hold
+    };
+    if f.by_pid.is_empty() {
+        // SAFETY: plain VM clock read.
+        f.since_ns = unsafe {
+            rustler::sys::enif_monotonic_time(rustler::sys::ErlNifTimeUnit::ERL_NIF_NSEC)
+        };
+    }
+    f.by_pid.push((word, 1, mon));
+    h.table.storage_unchecked().begin_traversal();
+}
+
+/// `safe_fixtable(T, false)` for `pid` (a no-op when it holds no fixation).
+pub fn unfix(env: Env, h: &Handle, pid: u64) {
+    let mut f = h.fixations.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(i) = f.by_pid.iter().position(|e| e.0 == pid) else {
+        return;
+    };
+    f.by_pid[i].1 -= 1;
+    if f.by_pid[i].1 == 0 {
+        let (_, _, mon) = f.by_pid.swap_remove(i);
+        demonitor(env, h, &mon);
+        h.table.storage_unchecked().end_traversal();
+    }
+}
+
+fn release_fixations(res: &TableRes, pid: u64) {
+    let mut f = res.fixations.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = f.by_pid.iter().position(|e| e.0 == pid) {
+        f.by_pid.swap_remove(i); // its monitor has fired
+        res.table.storage_unchecked().end_traversal();
+    }
+}
+
 pub fn owner_exited(env: Env, table: &Table, pid: u64) {
     if table.is_deleted() || table.owner() != pid {
         return;

@@ -235,6 +235,43 @@ impl Storage {
         }
     }
 
+    /// `slot/2`: the objects of slot `i` (a bucket of a hash table, the `i`-th object of a
+    /// tree). `Ok(false)` one past the last slot, `Err` beyond.
+    pub fn slot(&self, i: usize, mut f: impl FnMut(&Obj)) -> Result<bool> {
+        match self {
+            Storage::Hash(h) => h.slot(i, f),
+            Storage::Tree(t) => {
+                let mut seen = 0;
+                let mut at: Option<Vec<u8>> = None;
+                while seen <= i {
+                    let start = match &at {
+                        Some(k) => std::ops::Bound::Excluded(k.as_slice()),
+                        None => std::ops::Bound::Unbounded,
+                    };
+                    let mut hit = false;
+                    at = t.visit(start, 1, |o| {
+                        if seen == i {
+                            f(o);
+                            hit = true;
+                        }
+                        seen += 1;
+                    });
+                    if hit {
+                        return Ok(true);
+                    }
+                    if at.is_none() {
+                        break;
+                    }
+                }
+                if seen == i {
+                    Ok(false)
+                } else {
+                    Err(crate::error::Cause::Type.into())
+                }
+            }
+        }
+    }
+
     /// Whether the table is fixed (`info(T, fixed)`).
     pub fn is_fixed(&self) -> bool {
         dispatch!(self, b => b.is_fixed())

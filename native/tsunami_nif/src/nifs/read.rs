@@ -128,6 +128,30 @@ fn prev<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
 }
 fast_nif!(prev(tab, key));
 
+#[rustler::nif]
+fn slot<'a>(env: Env<'a>, tab: Term<'a>, i: Term<'a>) -> NifResult<Term<'a>> {
+    with_table(tab, |t| {
+        let s = t.table.read(|| caller(env)).or_raise()?;
+        let i: i64 = i.decode().map_err(|_| badarg())?;
+        let i = usize::try_from(i).map_err(|_| badarg())?;
+        let mut out: Vec<Term<'a>> = Vec::new();
+        let mut err = None;
+        let found = s
+            .slot(i, |obj| match decode_obj(env, obj) {
+                Ok(t) => out.push(t),
+                Err(e) => err = Some(e),
+            })
+            .or_raise()?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        Ok(match found {
+            true => convert::make_list(env, &out),
+            false => atoms::end_of_table().encode(env),
+        })
+    })
+}
+
 /// Resolves a table for a multi-call operation (select and friends): checks read access
 /// and returns `{Id, Keypos}`, the id staying valid across `rename`.
 #[rustler::nif]

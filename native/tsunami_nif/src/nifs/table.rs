@@ -114,7 +114,20 @@ fn item<'a>(env: Env<'a>, h: &Handle, item: &str, node: Term<'a>) -> Option<Term
         "keypos" => o.keypos.encode(env),
         "protection" => protection_atom(t.protection()).encode(env),
         "fixed" => storage.is_fixed().encode(env),
-        "safe_fixed" | "safe_fixed_monotonic_time" => false.encode(env),
+        // `{MonotonicNs, [{Pid, Count}]}`; the Elixir side converts the time.
+        "safe_fixed" | "safe_fixed_monotonic_time" => {
+            let f = h.fixations.lock().unwrap_or_else(|e| e.into_inner());
+            if f.by_pid.is_empty() {
+                false.encode(env)
+            } else {
+                let pids: Vec<Term> = f
+                    .by_pid
+                    .iter()
+                    .map(|(p, n, _)| (convert::pid_term(env, *p), *n).encode(env))
+                    .collect();
+                (f.since_ns, pids).encode(env)
+            }
+        }
         "binary" => Vec::<Term>::new().encode(env),
         "stats" => {
             let (stripes, buckets, longest_chain) = storage.stats();
@@ -264,6 +277,18 @@ fn setopts<'a>(env: Env<'a>, tab: Term<'a>, opts: Term<'a>) -> NifResult<Atom> {
     }
     if let Some(p) = protection {
         h.table.set_protection(p);
+    }
+    Ok(atoms::true_())
+}
+
+#[rustler::nif]
+fn safe_fixtable<'a>(env: Env<'a>, tab: Term<'a>, on: Term<'a>) -> NifResult<Atom> {
+    let h = handle_of(tab)?;
+    h.table.read(|| caller(env)).or_raise()?;
+    match on.atom_to_string().ok().as_deref() {
+        Some("true") => resource::fix(env, &h, &env.pid()),
+        Some("false") => resource::unfix(env, &h, caller(env)),
+        _ => return Err(badarg()),
     }
     Ok(atoms::true_())
 }

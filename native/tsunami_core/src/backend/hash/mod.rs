@@ -304,6 +304,25 @@ impl HashTable {
         }
     }
 
+    /// `slot/2`: calls `f` on the objects of bucket `i` counting across shards in
+    /// traversal order. `Ok(false)` when `i` is one past the last bucket (`'$end_of_table'`),
+    /// `Err` beyond. Bucket numbers are stable only while the table is fixed.
+    pub fn slot(&self, mut i: usize, mut f: impl FnMut(&Obj)) -> Result<bool> {
+        for s in self.shards.iter() {
+            let s = s.read();
+            if i < s.bucket_count() {
+                s.for_bucket(i, &mut f);
+                return Ok(true);
+            }
+            i -= s.bucket_count();
+        }
+        if i == 0 {
+            Ok(false)
+        } else {
+            Err(Cause::Type.into())
+        }
+    }
+
     /// Total buckets and the longest chain (for `info(T, stats)` and tests).
     pub fn chain_stats(&self) -> (usize, usize) {
         self.shards.iter().fold((0, 0), |(b, l), s| {
