@@ -25,6 +25,15 @@ pub struct TableRes {
     /// `safe_fixtable/2` fixations: per process, a count and the monitor that releases
     /// them when the process exits; and when the table was first fixed (monotonic ns).
     pub fixations: Mutex<Fixations>,
+    /// The heir's monitor, and whether the heir has died: a dead heir never inherits, even
+    /// if the VM later hands its pid to another process.
+    heir_watch: Mutex<Option<HeirWatch>>,
+}
+
+struct HeirWatch {
+    pid: u64,
+    monitor: Monitor,
+    dead: bool,
 }
 
 #[derive(Default)]
@@ -103,17 +112,18 @@ pub fn create(
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let owner = env.pid();
     let table = Table::new(id, name, convert::pid_word(&owner), options);
-    *table.heir.lock() = heir;
     let handle = Handle::new(TableRes {
         table,
         monitor: Mutex::new(None),
         fixations: Mutex::new(Fixations::default()),
+        heir_watch: Mutex::new(None),
     });
     REGISTRY
         .register(id, options.named.then_some(name), handle.clone())
         .or_raise()?;
     let mon = monitor(env, &handle, &owner);
     *handle.monitor.lock().unwrap_or_else(|e| e.into_inner()) = mon;
+    set_heir(env, &handle, heir);
     Ok(handle)
 }
 
@@ -179,11 +189,48 @@ pub fn transfer(env: Env, h: &Handle, new_owner: &LocalPid) {
 
 /// The owner died: hand the table to a live heir with an `'ETS-TRANSFER'` message, or
 /// delete it.
-/// A monitored process exited: release its fixations, and if it owned the table, pass
-/// the table on.
+/// A monitored process exited: release its fixations, remember a dead heir, and if it
+/// owned the table, pass the table on.
 pub fn process_exited(env: Env, res: &TableRes, pid: u64) {
     release_fixations(res, pid);
+    if let Some(w) = res
+        .heir_watch
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_mut()
+    {
+        if w.pid == pid {
+            w.dead = true;
+        }
+    }
     owner_exited(env, &res.table, pid);
+}
+
+/// Sets the heir (`new/2`, `setopts/2`) and watches it.
+pub fn set_heir(env: Env, h: &Handle, heir: Heir) {
+    let mut watch = h.heir_watch.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(old) = watch.take() {
+        demonitor(env, h, &old.monitor);
+    }
+    if let Heir::Pid { pid, .. } = &heir {
+        let local = local_pid(env, *pid);
+        if let Some(monitor) = monitor(env, h, &local) {
+            *watch = Some(HeirWatch {
+                pid: *pid,
+                monitor,
+                dead: false,
+            });
+        }
+    }
+    *h.table.heir.lock() = heir;
+}
+
+fn heir_known_dead(h: &Handle, pid: u64) -> bool {
+    let watch = h.heir_watch.lock().unwrap_or_else(|e| e.into_inner());
+    match watch.as_ref() {
+        Some(w) => w.pid == pid && w.dead,
+        None => true, // a heir pid that could not be monitored was already dead
+    }
 }
 
 /// `safe_fixtable(T, true)` for `pid`.
@@ -243,7 +290,7 @@ pub fn owner_exited(env: Env, table: &Table, pid: u64) {
     } = &heir
     {
         let heir_local = local_pid(env, *heir_pid);
-        if *heir_pid != pid && heir_local.is_alive(env) {
+        if *heir_pid != pid && heir_local.is_alive(env) && !heir_known_dead(&handle, *heir_pid) {
             // Monitor before the message so the new owner's own exit is never missed.
             handle.table.set_owner(*heir_pid);
             *handle.monitor.lock().unwrap_or_else(|e| e.into_inner()) =

@@ -273,7 +273,7 @@ fn setopts<'a>(env: Env<'a>, tab: Term<'a>, opts: Term<'a>) -> NifResult<Atom> {
         }
     }
     if let Some(heir) = heir {
-        *h.table.heir.lock() = heir;
+        resource::set_heir(env, &h, heir);
     }
     if let Some(p) = protection {
         h.table.set_protection(p);
