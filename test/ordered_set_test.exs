@@ -336,10 +336,8 @@ defmodule Tsunami.OrderedSetTest do
     end
   end
 
-  # Known difference: ordered_set keys keep -0.0 as inserted (as :ets), but delete_object
-  # with keypos 2 matches the stored -0.0 key against 0.0 byte-wise, so {7, -0.0} is not
-  # deleted by delete_object({7, 0.0}) although -0.0 =:= 0.0 on OTP 25 (keypos 1 works).
-  @tag :known_difference
+  # Keys keep -0.0 as inserted (as :ets), and delete_object({7, 0.0}) still deletes a
+  # stored {7, -0.0}: -0.0 =:= 0.0 on OTP 25.
   test "delete_object with keypos 2 and a -0.0 key" do
     for wc <- [false, true] do
       p = Oracle.new([:ordered_set, {:keypos, 2}, {:write_concurrency, wc}])

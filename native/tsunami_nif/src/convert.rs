@@ -12,14 +12,11 @@ use crate::error::{badarg, NifResult};
 use rustler::sys::{self, ErlNifTerm as ERL_NIF_TERM, ErlNifTermType as T};
 use rustler::{Env, OwnedEnv, Term};
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tsunami_core::term::{self, read_head, Head, Obj, ObjBuilder, Writer};
 
 /// Raw word of `[]`, read once at load.
 static NIL: AtomicU64 = AtomicU64::new(0);
-/// Whether the running VM treats `-0.0 =:= 0.0` (OTP < 27): then keys are written with
-/// `+0.0` so both find the same object.
-static NEG_ZERO_IS_ZERO: AtomicBool = AtomicBool::new(true);
 
 /// Nesting of maps inside maps beyond which a map is stored in the external format
 /// (encoding map pairs recurses once per map level).
@@ -33,7 +30,7 @@ pub fn init(env: Env) {
         NIL.store(word(nil), Ordering::Relaxed);
         let neg = sys::enif_make_double(e, -0.0);
         let pos = sys::enif_make_double(e, 0.0);
-        NEG_ZERO_IS_ZERO.store(sys::enif_is_identical(neg, pos) != 0, Ordering::Relaxed);
+        term::set_neg_zero_is_zero(sys::enif_is_identical(neg, pos) != 0);
     }
 }
 
@@ -155,17 +152,10 @@ impl Encoder {
             unsafe {
                 match sys::enif_term_type(env, t) {
                     T::ERL_NIF_TERM_TYPE_FLOAT => {
+                        // Stored as given (`-0.0` keeps its sign); the core compares and
+                        // hashes zeros by value where the VM equates them.
                         let mut f = 0.0f64;
                         sys::enif_get_double(env, t, &mut f);
-                        // Not for ordered_set (`named_atoms`): its comparator already
-                        // treats `-0.0 == 0.0`, and :ets keeps the key as inserted.
-                        if key
-                            && !self.named_atoms
-                            && f == 0.0
-                            && NEG_ZERO_IS_ZERO.load(Ordering::Relaxed)
-                        {
-                            f = 0.0;
-                        }
                         w.float(f);
                     }
                     T::ERL_NIF_TERM_TYPE_INTEGER => {
@@ -395,7 +385,7 @@ pub fn encode_key(term: Term, ordered: bool) -> NifResult<(u64, KeyBuf)> {
     let mut enc = Encoder::new(term.get_env());
     enc.named_atoms = ordered;
     enc.encode(&mut w, term.as_c_arg(), true, 0)?;
-    Ok((term::hash_key(&w.buf), KeyBuf(w.buf)))
+    Ok((term::hash_key_canonical(&w.buf), KeyBuf(w.buf)))
 }
 
 /// Encodes any term (element values for `update_element`, heir data).

@@ -59,6 +59,67 @@ pub mod tag {
     pub const ATOM: u8 = 10;
 }
 
+/// Whether the running VM considers `-0.0 =:= 0.0` (OTP < 27). Set once by the NIF at
+/// load; then keys and objects that differ only in the sign of a zero are the same.
+static NEG_ZERO_IS_ZERO: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Tells the core how the running VM compares `-0.0` and `0.0`.
+pub fn set_neg_zero_is_zero(yes: bool) {
+    // Relaxed: set once at load, before any table exists.
+    NEG_ZERO_IS_ZERO.store(yes, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[inline]
+fn neg_zero_is_zero() -> bool {
+    NEG_ZERO_IS_ZERO.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Whether two encodings denote `=:=` terms. Encodings are canonical, so this is byte
+/// equality, except that (on OTP < 27) a float `-0.0` matches `0.0`: stored terms keep
+/// the sign they were inserted with, and comparisons ignore it.
+#[inline]
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    a == b || (neg_zero_is_zero() && a.len() == b.len() && same_but_zero_signs(a, b))
+}
+
+/// Walks two encodings in step: equal shapes and bytes, floats compared by value.
+fn same_but_zero_signs(a: &[u8], b: &[u8]) -> bool {
+    let (mut pa, mut pb) = (0, 0);
+    while pa < a.len() {
+        let (Some((ha, na)), Some((hb, nb))) = (read_head(a, pa), read_head(b, pb)) else {
+            return false;
+        };
+        let equal = match (ha, hb) {
+            (Head::Float(x), Head::Float(y)) => x == y,
+            _ => a[pa..na] == b[pb..nb],
+        };
+        if !equal {
+            return false;
+        }
+        (pa, pb) = (na, nb);
+    }
+    pb == b.len()
+}
+
+/// The key hash, with every `-0.0` hashed as `0.0` where the VM equates them.
+pub fn hash_key_canonical(key: &[u8]) -> u64 {
+    if !neg_zero_is_zero() {
+        return hash_key(key);
+    }
+    let mut pos = 0;
+    let mut copy: Option<Vec<u8>> = None;
+    while let Some((head, next)) = read_head(key, pos) {
+        if let Head::Float(f) = head {
+            if f == 0.0 && f.is_sign_negative() {
+                let c = copy.get_or_insert_with(|| key.to_vec());
+                c[pos + 1..pos + 9].copy_from_slice(&0.0f64.to_bits().to_le_bytes());
+            }
+        }
+        pos = next;
+    }
+    hash_key(copy.as_deref().unwrap_or(key))
+}
+
 /// Hashes an encoded key. Fixed seeds: the same key hashes the same in every table and
 /// every run, which keeps bucket order (and so `first/next` order) reproducible.
 #[inline]

@@ -11,7 +11,7 @@
 //! cache misses as ETS, where a separate node would cost a third. The key hash sits in the
 //! header, so walking past a non-matching object reads one cache line.
 
-use super::{hash_key, Writer};
+use super::{hash_key_canonical, Writer};
 use std::alloc::{alloc, dealloc, Layout};
 use std::ptr::NonNull;
 
@@ -117,7 +117,7 @@ impl Obj {
     /// True when `key` (an encoding, with its hash) is this object's key.
     #[inline]
     pub fn has_key(&self, hash: u64, key: &[u8]) -> bool {
-        self.hash() == hash && self.key() == key
+        self.hash() == hash && super::same(self.key(), key)
     }
 
     /// Whether this object holds VM-refcounted terms.
@@ -213,7 +213,7 @@ impl ObjBuilder {
     /// is not a tuple of at least `keypos` elements.
     pub fn finish(w: &Writer, keypos: usize, pin: Option<Pin>) -> Option<Obj> {
         let key = super::element_range(&w.buf, keypos)?;
-        let hash = hash_key(&w.buf[key.clone()]);
+        let hash = hash_key_canonical(&w.buf[key.clone()]);
         Some(Obj::alloc(&w.buf, key, hash, pin.map(Box::new)))
     }
 }
@@ -236,7 +236,7 @@ mod tests {
         let o = obj(7);
         assert_eq!(crate::term::tuple_arity(o.body()), Some(2));
         assert_eq!(o.key().len(), 9);
-        assert_eq!(o.hash(), hash_key(o.key()));
+        assert_eq!(o.hash(), crate::term::hash_key(o.key()));
         // A chain of a million objects drops without recursion.
         let mut head = obj(0);
         for k in 1..1_000_000 {

@@ -89,7 +89,7 @@ impl CaTree {
     pub fn delete_object(&self, obj: &Obj) -> Garbage {
         self.with_leaf(obj.key(), |leaf| {
             leaf.avl
-                .remove_if(obj.key(), |o| o.body() == obj.body())
+                .remove_if(obj.key(), |o| crate::term::same(o.body(), obj.body()))
                 .into_iter()
                 .collect()
         })

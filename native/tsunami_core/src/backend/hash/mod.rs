@@ -168,7 +168,7 @@ impl HashTable {
         let h = obj.hash();
         let mut shard = self.shards[self.shard_of(h)].write();
         let out = shard.remove_where(self.bucket_hash(h), |o| {
-            o.has_key(h, obj.key()) && o.body() == obj.body()
+            o.has_key(h, obj.key()) && crate::term::same(o.body(), obj.body())
         });
         if self.resizable() {
             shard.shrink_if_needed();

@@ -189,7 +189,7 @@ impl Shard {
                             removed = Some(old);
                             break;
                         }
-                        KeyMode::Bag if cur.body() == obj.body() => {
+                        KeyMode::Bag if crate::term::same(cur.body(), obj.body()) => {
                             removed = Some(obj);
                             break;
                         }
