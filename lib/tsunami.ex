@@ -621,24 +621,52 @@ defmodule Tsunami do
   def select_replace(tab, spec) do
     nif [tab, spec] do
       check_write(tab)
-      if Native.info_item(tab, :type, node()) == :bag, do: :erlang.error(:badarg)
+      type = Native.info_item(tab, :type, node())
+      if type == :bag, do: :erlang.error({:"$tsunami_error", :table_type})
       {_, keypos} = Native.resolve(tab)
-      ordered = Native.info_item(tab, :type, node()) == :ordered_set
+      # Like :ets, reject up front a spec that does not visibly keep the key.
+      Select.compile!(spec)
+      unless Enum.all?(spec, &Select.keeps_key?(&1, keypos)), do: :erlang.error(:badarg)
       pairs = Select.with_objects(tab, spec)
 
-      # Every replacement must keep its key; otherwise nothing is replaced.
-      Enum.each(pairs, fn {old, new} ->
-        unless is_tuple(new) and tuple_size(new) >= keypos and
-                 same_key?(elem(old, keypos - 1), elem(new, keypos - 1), ordered),
-               do: :erlang.error(:badarg)
+      # Every replacement must keep its key; otherwise nothing is replaced. (A body
+      # that raised gives :EXIT instead of a pair.)
+      Enum.each(pairs, fn
+        {old, new}
+        when is_tuple(new) and tuple_size(new) >= keypos and is_tuple(old) ->
+          unless same_key?(elem(old, keypos - 1), elem(new, keypos - 1), type == :ordered_set),
+            do: :erlang.error(:badarg)
+
+        _ ->
+          :erlang.error(:badarg)
       end)
 
-      Enum.reduce(pairs, 0, fn {old, new}, n ->
-        Native.delete_object(tab, old)
-        Native.insert(tab, new)
-        n + 1
-      end)
+      replace(tab, type, keypos, pairs)
+      length(pairs)
     end
+  end
+
+  # One object per key: the new object simply takes the old one's place.
+  defp replace(tab, type, _keypos, pairs) when type in [:set, :ordered_set],
+    do: Enum.each(pairs, fn {_old, new} -> Native.insert(tab, new) end)
+
+  # duplicate_bag: copies of one object are all replaced, and each key keeps the order
+  # of its objects (as :ets replaces in place).
+  defp replace(tab, :duplicate_bag, keypos, pairs) do
+    replacements = Map.new(pairs)
+
+    pairs
+    |> Enum.map(fn {old, _} -> elem(old, keypos - 1) end)
+    |> Enum.uniq()
+    |> Enum.each(fn key ->
+      objects = Enum.map(Native.lookup(tab, key), &Map.get(replacements, &1, &1))
+      Native.delete_key(tab, key)
+
+      case Native.insert(tab, objects) do
+        :"$tsunami_dirty" -> Native.insert_dirty(tab, objects)
+        result -> result
+      end
+    end)
   end
 
   defp same_key?(a, b, true), do: a == b
@@ -765,17 +793,15 @@ defmodule Tsunami do
       [3, 2, 1]
   """
   @spec foldl((tuple(), acc -> acc), acc, tab) :: acc when acc: term()
-  def foldl(fun, acc, tab) when is_function(fun, 2) do
+  def foldl(fun, acc, tab) do
     nif([fun, acc, tab], Native.resolve(tab))
     fold_chunks(tab, nil, fun, acc)
   end
 
-  def foldl(fun, acc, tab), do: nif([fun, acc, tab], :erlang.error(:badarg))
-
   defp fold_chunks(tab, cont, fun, acc) do
     case Native.tab2list_chunk(tab, cont) do
-      {objects, :"$end_of_table"} -> List.foldl(objects, acc, fun)
-      {objects, cursor} -> fold_chunks(tab, cursor, fun, List.foldl(objects, acc, fun))
+      {objects, :"$end_of_table"} -> :lists.foldl(fun, acc, objects)
+      {objects, cursor} -> fold_chunks(tab, cursor, fun, :lists.foldl(fun, acc, objects))
     end
   end
 
@@ -788,12 +814,10 @@ defmodule Tsunami do
       [1, 2, 3]
   """
   @spec foldr((tuple(), acc -> acc), acc, tab) :: acc when acc: term()
-  def foldr(fun, acc, tab) when is_function(fun, 2) do
-    objects = nif([fun, acc, tab], tab2list(tab))
-    List.foldr(objects, acc, fun)
+  def foldr(fun, acc, tab) do
+    objects = nif([fun, acc, tab], collect(tab, nil, []))
+    :lists.foldr(fun, acc, objects)
   end
-
-  def foldr(fun, acc, tab), do: nif([fun, acc, tab], :erlang.error(:badarg))
 
   ## Fixation and slots
 

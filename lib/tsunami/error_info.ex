@@ -29,6 +29,19 @@ defmodule Tsunami.ErrorInfo do
     error_info = Map.put(Keyword.get(info, :error_info, %{}), :module, :erl_stdlib_errors)
 
     info = Keyword.put(info, :error_info, error_info)
+    {fun, args} = ets_frame(fun, args)
     :erl_stdlib_errors.format_error(reason, [{:ets, fun, args, info} | rest])
   end
+
+  # Functions that :ets implements in Erlang fail inside the BIF they call; describe the
+  # error as that BIF's, as :ets does.
+  defp ets_frame(:select_delete, args), do: {:internal_select_delete, args}
+
+  defp ets_frame(:match_delete, [tab, pattern]),
+    do: {:internal_select_delete, [tab, [{pattern, [], [true]}]]}
+
+  defp ets_frame(fold, [_fun, _acc, tab]) when fold in [:foldl, :foldr],
+    do: {:safe_fixtable, [tab, true]}
+
+  defp ets_frame(fun, args), do: {fun, args}
 end

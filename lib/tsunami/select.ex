@@ -16,11 +16,17 @@ defmodule Tsunami.Select do
 
   @doc false
   # Compiles (and so validates) a spec; badarg like :ets for an invalid one.
+  # The empty spec is valid and matches nothing (:ets.match_spec_compile/1 rejects it).
+  def compile!([]), do: :none
+
   def compile!(spec) do
     :ets.match_spec_compile(spec)
   catch
     :error, _ -> :erlang.error(:badarg)
   end
+
+  defp run(_objects, :none), do: []
+  defp run(objects, compiled), do: :ets.match_spec_run(objects, compiled)
 
   # Keys that a spec's clauses bind fully at `keypos`, or :scan.
   defp bound_keys(spec, keypos) do
@@ -53,12 +59,33 @@ defmodule Tsunami.Select do
   defp ground?(_), do: true
 
   @doc false
+  # Whether a (valid) clause visibly keeps the key, the static check :ets makes for
+  # select_replace: a single body `'$_'`, or `{{...}}` whose key element is the head's
+  # key variable or the head's (ground) key itself.
+  def keeps_key?({_head, _guards, [:"$_"]}, _keypos), do: true
+
+  def keeps_key?({head, _guards, [{object}]}, keypos)
+      when is_tuple(head) and tuple_size(head) >= keypos and is_tuple(object) and
+             tuple_size(object) >= keypos do
+    head_key = elem(head, keypos - 1)
+    body_key = elem(object, keypos - 1)
+
+    cond do
+      head_key == :_ -> false
+      ground?(head_key) -> body_key === head_key or body_key === {:const, head_key}
+      true -> is_atom(head_key) and body_key === head_key
+    end
+  end
+
+  def keeps_key?(_clause, _keypos), do: false
+
+  @doc false
   # All results of `spec` over the table, in table order.
   def all(tab, spec) do
     {tab, keypos} = Native.resolve(tab)
     compiled = compile!(spec)
 
-    case spec != [] and bound_keys(spec, keypos) do
+    case compiled != :none and bound_keys(spec, keypos) do
       false ->
         []
 
@@ -67,23 +94,36 @@ defmodule Tsunami.Select do
 
       keys ->
         objects = Enum.flat_map(keys, &Native.lookup(tab, &1))
-        :ets.match_spec_run(objects, compiled)
+        run(in_table_order(tab, objects, keypos), compiled)
+    end
+  end
+
+  # An ordered_set answers in term order, and its lookups use `==`: keys 1 and 1.0 in
+  # two clauses find the same object, which must be seen once.
+  defp in_table_order(tab, objects, keypos) do
+    if Native.info_item(tab, :type, node()) == :ordered_set do
+      objects |> Enum.uniq() |> Enum.sort_by(&elem(&1, keypos - 1))
+    else
+      objects
     end
   end
 
   defp scan(tab, compiled, cont, acc) do
     case Native.tab2list_chunk(tab, cont) do
       {objects, :"$end_of_table"} ->
-        :lists.append(:lists.reverse([:ets.match_spec_run(objects, compiled) | acc]))
+        :lists.append(:lists.reverse([run(objects, compiled) | acc]))
 
       {objects, cursor} ->
-        scan(tab, compiled, cursor, [:ets.match_spec_run(objects, compiled) | acc])
+        scan(tab, compiled, cursor, [run(objects, compiled) | acc])
     end
   end
 
   @doc false
   # Like all/2, but each result paired with the object it came from: {object, result}.
   def with_objects(tab, spec) do
+    # Validate the spec as given before rewriting it.
+    compile!(spec)
+
     spec
     |> Enum.map(fn
       {head, guards, body} when is_list(body) and body != [] ->
@@ -133,8 +173,8 @@ defmodule Tsunami.Select do
 
   defp chunk(tab, compiled, cursor, _order) do
     case Native.tab2list_chunk(tab, cursor) do
-      {objects, :"$end_of_table"} -> {:ets.match_spec_run(objects, compiled), :done}
-      {objects, next} -> {:ets.match_spec_run(objects, compiled), next}
+      {objects, :"$end_of_table"} -> {run(objects, compiled), :done}
+      {objects, next} -> {run(objects, compiled), next}
     end
   end
 

@@ -262,7 +262,32 @@ defmodule Tsunami.Oracle.Ets do
     all: 0,
     rename: 2,
     give_away: 3,
-    setopts: 2
+    setopts: 2,
+    select: 1,
+    select: 2,
+    select: 3,
+    select_reverse: 1,
+    select_reverse: 2,
+    select_reverse: 3,
+    select_count: 2,
+    select_delete: 2,
+    select_replace: 2,
+    match: 1,
+    match: 2,
+    match: 3,
+    match_object: 1,
+    match_object: 2,
+    match_object: 3,
+    match_delete: 2,
+    repair_continuation: 2,
+    match_spec_compile: 1,
+    match_spec_run: 2,
+    is_compiled_ms: 1,
+    test_ms: 2,
+    foldl: 3,
+    foldr: 3,
+    safe_fixtable: 2,
+    slot: 2
   ]
 
   for {name, arity} <- @delegated do
