@@ -59,9 +59,10 @@ pub fn compare(a: &[u8], b: &[u8]) -> Ordering {
     cmp_terms(a, Cur::at(0), b, Cur::at(0), false).unwrap_or_else(|| a.cmp(b))
 }
 
-/// The value of an encoding that is exactly one small integer.
+/// The value of an encoding that is exactly one small integer (a cheap sort key that
+/// trees cache beside each object).
 #[inline]
-fn small_int(b: &[u8]) -> Option<i64> {
+pub fn small_int(b: &[u8]) -> Option<i64> {
     match b {
         [super::tag::IMM, w @ ..] if w.len() == 8 => {
             small_from_raw(u64::from_le_bytes(w.try_into().ok()?))
