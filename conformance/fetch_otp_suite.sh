@@ -10,8 +10,9 @@
 #   2. apt-get source --download-only erlang=<installed version> into
 #      CACHE_DIR/otp-<OTP version>/dl (about 48 MB, downloaded once);
 #   3. extracts only the suite and its data dir from the orig tarball into
-#      CACHE_DIR/otp-<OTP version>/src, and applies the Debian patches that
-#      touch them (none do for 25.2.3).
+#      CACHE_DIR/otp-<OTP version>/src, plus, into src/helpers, the OTP test
+#      helper modules the suite calls that no installed application has, and
+#      applies the Debian patches that touch the suite (none do for 25.2.3).
 # Nothing is written inside the repository. A second call finds everything
 # in the cache and touches neither apt nor the network.
 set -euo pipefail
@@ -91,6 +92,26 @@ extract() {
         die "no $top/lib/stdlib/test/$name.erl in $(basename "$orig") (installed: OTP $otp)"
 }
 
+# OTP test helpers the suite calls that no installed application provides
+# (ets_SUITE: erts_test_utils, from erts/emulator/test) go to src/helpers/.
+extract_helpers() {
+    local orig mods missing m member
+    orig=$(ls "$base/dl"/erlang_*.orig.tar.*)
+    mods=$(grep -oE '\<[a-z][a-z_0-9]*:[a-z][a-z_0-9]*\(' "$testdir/$name.erl" | cut -d: -f1 | sort -u)
+    # shellcheck disable=SC2086 # one argument per module name
+    missing=$(erl -noshell -eval '[io:format("~s~n", [M]) || M <- init:get_plain_arguments(),
+                                   code:which(list_to_atom(M)) =:= non_existing], halt().' -extra $mods)
+    [ -n "$missing" ] || return 0
+    [ -s "$base/dl/orig.list" ] || tar -tf "$orig" >"$base/dl/orig.list"
+    mkdir -p "$src/helpers"
+    for m in $missing; do
+        if member=$(grep -m1 "/test/$m\.erl\$" "$base/dl/orig.list"); then
+            say "extracting helper ${member#*/}"
+            tar -xOf "$orig" "$member" >"$src/helpers/$m.erl"
+        fi
+    done
+}
+
 # Debian patches that touch the extracted files, in series order.
 apply_debian_patches() {
     local deb patches p
@@ -111,6 +132,7 @@ apply_debian_patches() {
 
 download
 extract
+extract_helpers
 apply_debian_patches
 touch "$marker"
 echo "$testdir"

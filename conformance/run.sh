@@ -8,7 +8,7 @@
 #   --suite NAME|PATH            another suite: a file, or the name of a suite in
 #                                the OTP sources' lib/stdlib/test (default ets_SUITE)
 #   --case NAME[,NAME]           run only these cases or top-level groups (repeatable)
-#   --timetrap SECONDS           time limit of one case (default 120); the suite's
+#   --timetrap SECONDS           time limit of one case (default 180); the suite's
 #                                own longer timetraps are scaled by the same factor
 #   --max-minutes N              time limit of the whole run (default 30)
 #   --include-benchmark          also run the benchmark group (excluded by default)
@@ -34,7 +34,7 @@ say() { echo "conformance: $*" >&2; }
 die() { say "$*"; exit 2; }
 usage() { sed -n '2,/^set /p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
-target=tsunami suite=ets_SUITE cases="" timetrap=120 max_minutes=30
+target=tsunami suite=ets_SUITE cases="" timetrap=180 max_minutes=30
 exclude=benchmark ci=${TSUNAMI_CONFORMANCE_CI:-false} update_known=false
 logdir="" compile=true restarts=5
 [ "$ci" = 1 ] && ci=true
@@ -63,6 +63,8 @@ esac
 # known_failures.txt describes Tsunami; other targets only use not_applicable.txt.
 classify=false
 [ "$module" = Elixir.Tsunami ] && classify=true
+[ "$update_known" = true ] && [ "$classify" = false ] &&
+    die "--update-known describes Tsunami: it needs --target tsunami"
 
 # Tools: Erlang with common_test (Debian packages; installed when missing).
 ensure_erlang() {
@@ -102,6 +104,8 @@ logdir=$(cd "$logdir" && pwd)
 rm -rf "${build:?}/${name}_data"
 [ -d "$(dirname "$suite_src")/${name}_data" ] && cp -r "$(dirname "$suite_src")/${name}_data" "$build/"
 erlc -o "$build" "$here"/src/*.erl
+helpers=$otp_dir/src/helpers
+if [ -d "$helpers" ]; then erlc -o "$build" "$helpers"/*.erl; fi
 
 # An Elixir target needs the project's beams and Elixir's own on the code path
 # (ERL_LIBS reaches the peer nodes the suite starts, too).
@@ -128,10 +132,14 @@ esac
 results=$logdir/results.txt
 args=("suite_src=$suite_src" "build=$build" "target=$module" "results=$results"
       "logdir=$logdir" "console=$logdir/console.log" "cases=$cases" "exclude=$exclude"
-      "timetrap=$timetrap")
+      "timetrap=$timetrap" "adaptations=$here/adaptations.config")
 # Log reports (the suite's own warnings, crash reports) go to a file.
 logger="[{handler,default,logger_std_h,#{config=>#{file=>\"$logdir/logger.log\"}}}]"
 say "running $name against '$module' (logs: $logdir)"
+
+# otp_8166 needs 3 schedulers online: smaller machines get 3.
+schedulers=()
+[ "$(nproc)" -lt 3 ] && schedulers=(+S 3:3)
 
 # One VM, and a fresh one for the rest of the cases each time a VM dies.
 start=$(date +%s)
@@ -144,7 +152,9 @@ for ((attempt = 0; attempt <= restarts; attempt++)); do
         break
     fi
     rc=0
-    timeout --signal=KILL "$left" erl -noshell -sname "tsunami_conformance_$$_$attempt" \
+    # --foreground and +Bd: Ctrl-C stops the VM too.
+    timeout --foreground --signal=KILL "$left" erl -noshell +Bd \
+        -sname "tsunami_conformance_$$_$attempt" "${schedulers[@]}" \
         -pa "$build" -kernel logger "$logger" \
         -run tsunami_conformance run "${args[@]}" "resume=$died" "apps=$apps" </dev/null || rc=$?
     grep -qs '^{finished,' "$results" && { died=""; break; }
@@ -153,8 +163,11 @@ for ((attempt = 0; attempt <= restarts; attempt++)); do
         died="killed: the whole run went past --max-minutes $max_minutes"
         break
     fi
-    died="the VM died while this case ran (exit status $rc)"
-    say "$died; going on in a fresh VM"
+    case $rc in
+        3) died="Common Test made no progress for too long (watchdog)" ;;
+        *) died="the VM died while this case ran (exit status $rc)" ;;
+    esac
+    say "the VM stopped early (exit status $rc); going on in a fresh VM with the cases not run yet"
 done
 
 say "run time $(($(date +%s) - start)) s against '$module'; CT logs: $logdir/index.html"

@@ -5,6 +5,7 @@
 %% with the keys
 %%   suite_src  the suite's .erl          build     output dir (on the code path)
 %%   target     module ets calls go to    results   results file (see _lib)
+%%   adaptations  conformance/adaptations.config (used unless target is ets)
 %%   logdir     CT log dir                console   file for CT's own console output
 %%   cases      comma list to run (names of cases or top-level groups; empty: all)
 %%   exclude    comma list of top-level groups not run (recorded as skipped)
@@ -23,13 +24,15 @@
 -import(tsunami_conformance_lib, [atoms/2]).
 
 -define(LIB, tsunami_conformance_lib).
+-define(BETWEEN_CASES_MS, 60000).                  % see start_watchdog/1
 
 run(Args) ->
     O = ?LIB:options(Args),
     Results = maps:get("results", O),
     Build = maps:get("build", O),
     Target = list_to_atom(maps:get("target", O)),
-    Suite = compile_suite(maps:get("suite_src", O), Build, Target),
+    Suite = compile_suite(maps:get("suite_src", O), Build, Target,
+                          maps:get("adaptations", O)),
     All = ?LIB:cases(Suite, []),
     Excluded = [C || {C, _} <- All] -- [C || {C, _} <- ?LIB:cases(Suite, atoms(O, "exclude"))],
     Selected = ?LIB:select(atoms(O, "cases"), All),
@@ -49,10 +52,11 @@ run(Args) ->
 
 %%% Steps
 
-compile_suite(Src, Build, Target) ->
+compile_suite(Src, Build, Target, AdaptationsFile) ->
     Opts = [{outdir, Build}, {i, filename:dirname(Src)}, report_errors, debug_info,
             {parse_transform, tsunami_redirect}, {tsunami_redirect_target, Target},
-            tsunami_redirect_verbose],
+            tsunami_redirect_verbose
+            | adaptations(AdaptationsFile, list_to_atom(filename:basename(Src, ".erl")), Target)],
     case compile:file(Src, Opts) of
         {ok, Suite} ->
             code:purge(Suite),
@@ -63,17 +67,36 @@ compile_suite(Src, Build, Target) ->
             halt(2)
     end.
 
+%% Compile options for the suite's entry in adaptations.config; none for
+%% the control run.
+adaptations(_File, _Suite, ets) ->
+    [];
+adaptations(File, Suite, _Target) ->
+    {ok, Terms} = file:consult(File),
+    Entries = proplists:get_value(Suite, Terms, []),
+    [{tsunami_redirect_reroute, [{M, Shim} || {reroute, M, Shim} <- Entries]},
+     {tsunami_redirect_stub, [{F, A, V} || {stub, {F, A}, V} <- Entries]}].
+
 record_excluded([], _Suite, _Results) ->
     ok;
 record_excluded(Cases, Suite, Results) ->
     {ok, Fd} = file:open(Results, [append, raw, binary]),
     [begin
-         ?LIB:write(Fd, {result, Suite, C, skipped, "group excluded by default", 0.0}),
+         Why = "group excluded by default",
+         ?LIB:write(Fd, {result, Suite, C, skipped, Why, 0.0, Why}),
          io:format("[  -/-] skipped  ~s: group excluded by default~n", [C])
      end || C <- Cases],
     file:close(Fd).
 
 start_apps(Apps) ->
+    %% Elixir's Logger would print the suite's many crash reports on the
+    %% console, which is for one line per case: they go to logger.log.
+    case application:load(logger) of
+        ok ->
+            application:set_env(logger, backends, []),
+            application:set_env(logger, handle_otp_reports, false);
+        {error, _} -> ok                            % not Elixir's, or loaded
+    end,
     [case application:ensure_all_started(A) of
          {ok, _} -> ok;
          {error, E} -> io:format("warning: could not start ~p: ~p~n", [A, E])
@@ -92,11 +115,32 @@ run_ct(Suite, ToRun, Build, O) ->
     %% per case, from the event handler.
     {ok, Console} = file:open(maps:get("console", O), [write]),
     group_leader(Console, self()),
+    start_watchdog(list_to_integer(maps:get("timetrap", O))),
     Result = ct:run_test([{spec, Spec}, {logdir, LogDir}, {auto_compile, false},
                           {event_handler, Handler}, {scale_timetraps, false},
                           {multiply_timetraps, timetrap_factor(Suite, O)}]),
     group_leader(whereis(user), self()),
     io:format(Console, "ct:run_test/1 returned ~p~n", [Result]).
+
+%% A watchdog over Common Test itself, fed by tsunami_conformance_events.
+%% Between two cases CT should need seconds; it was seen to spend many
+%% minutes pretty-printing a huge failure reason for its HTML log. After
+%% 60 s without progress between cases, or five case time limits inside a
+%% case (where CT's timetrap should act first), the VM halts with status 3
+%% and run.sh goes on in a fresh VM with the cases not run yet.
+start_watchdog(CaseSecs) ->
+    register(tsunami_conformance_watchdog,
+             spawn(fun() -> watchdog(between, CaseSecs * 1000) end)).
+
+watchdog(State, CaseMs) ->
+    Limit = case State of between -> ?BETWEEN_CASES_MS; in_case -> 5 * CaseMs end,
+    receive
+        {progress, NewState} -> watchdog(NewState, CaseMs)
+    after Limit ->
+        io:format(standard_error, "conformance: no progress from Common Test for ~w s~n",
+                  [Limit div 1000]),
+        erlang:halt(3, [{flush, false}])
+    end.
 
 %% Consecutive top-level cases share one entry; a group's cases one entry.
 spec(Suite, ToRun, Build) ->

@@ -8,7 +8,8 @@
 %% `started' line without a `result' line names the case that crashed it.
 %% Configuration functions (init_per_suite, init_per_group, ...) are not
 %% test cases and are not recorded; when one fails, CT auto-skips the cases
-%% it governs and those skips are recorded.
+%% it governs and those skips are recorded. Every event also tells the
+%% watchdog of tsunami_conformance that Common Test is making progress.
 -module(tsunami_conformance_events).
 -behaviour(gen_event).
 
@@ -22,12 +23,14 @@ init([ResultsFile, Total]) ->
 
 handle_event({event, tc_start, _Node, {Suite, Case}}, S) when is_atom(Case) ->
     case is_config(Case) of
-        true -> {ok, S};
+        true -> progress(between), {ok, S};
         false ->
+            progress(in_case),
             tsunami_conformance_lib:write(S#state.file, {started, Suite, Case}),
             {ok, S#state{started = maps:put({Suite, Case}, now_ms(), S#state.started)}}
     end;
 handle_event({event, tc_done, _Node, {Suite, Case, Result}}, S) when is_atom(Case) ->
+    progress(between),
     case is_config(Case) of
         true -> {ok, S};
         false ->
@@ -37,11 +40,15 @@ handle_event({event, tc_done, _Node, {Suite, Case, Result}}, S) when is_atom(Cas
     end;
 handle_event({event, Skip, _Node, {Suite, What, Comment}}, S)
   when Skip =:= tc_auto_skip; Skip =:= tc_user_skip ->
+    progress(between),
     Case = case What of {C, _Group} -> C; C -> C end,
     case is_atom(Case) andalso not is_config(Case) of
         true -> {ok, record(Suite, Case, skipped, Comment, 0.0, S)};
         false -> {ok, S}
     end;
+handle_event({event, Name, _Node, _Data}, S) when Name =:= tc_start; Name =:= tc_done ->
+    progress(between),                             % group configuration functions
+    {ok, S};
 handle_event(_Event, S) ->
     {ok, S}.
 
@@ -51,20 +58,31 @@ terminate(_Reason, #state{file = Fd}) -> file:close(Fd).
 
 %%% Internals
 
-record(Suite, Case, Status, Reason0, Secs, S) ->
-    Reason = tsunami_conformance_lib:one_line(Reason0),
+record(Suite, Case, Status, Reason, Secs, S) ->
+    Summary = case Status of
+                  passed -> "";
+                  _ -> lists:flatten(tsunami_conformance_lib:summary(Reason))
+              end,
     tsunami_conformance_lib:write(S#state.file,
-                                      {result, Suite, Case, Status, Reason, Secs}),
+                                  {result, Suite, Case, Status, Summary, Secs,
+                                   tsunami_conformance_lib:one_line(Reason)}),
     N = S#state.n + 1,
     io:format(user, "[~3w/~w] ~-8s ~s (~.1fs)~s~n",
               [N, S#state.total, Status, Case, float(Secs),
-               case Reason of "" -> ""; _ -> ": " ++ Reason end]),
+               case Summary of "" -> ""; _ -> ": " ++ Summary end]),
     S#state{n = N}.
 
 status(ok) -> {passed, ""};
 status({skipped, R}) -> {skipped, R};
 status({failed, R}) -> {failed, R};
 status(Other) -> {failed, Other}.
+
+%% Tell the watchdog (tsunami_conformance:start_watchdog/1) that CT moves.
+progress(State) ->
+    case whereis(tsunami_conformance_watchdog) of
+        undefined -> ok;
+        Pid -> Pid ! {progress, State}
+    end.
 
 is_config(F) ->
     lists:member(F, [init_per_suite, end_per_suite, init_per_group, end_per_group,

@@ -4,12 +4,14 @@
 %%
 %% Results file: one Erlang term per line, appended while the suite runs:
 %%   {started, Suite, Case}.                           a case began
-%%   {result, Suite, Case, Status, Reason, Seconds}.   Status: passed|failed|skipped
+%%   {result, Suite, Case, Status, Summary, Seconds, Reason}.
+%%        Status: passed|failed|skipped; Summary: a short reason (summary/1),
+%%        Reason: the reason as CT gave it, on one line, cut at 300 characters
 %%   {finished, Suite}.                                ct:run_test/1 returned
 %% A line cut short by a VM crash is ignored when read back.
 -module(tsunami_conformance_lib).
 
--export([write/2, read/1, results/1, reconcile/2, one_line/1]).
+-export([write/2, read/1, results/1, reconcile/2, one_line/1, summary/1]).
 -export([cases/2, select/2]).
 -export([options/1, atoms/2]).
 
@@ -38,18 +40,18 @@ read(File) ->
             []
     end.
 
-%% [{Case, {Status, Reason, Seconds}}] in the order recorded.
+%% [{Case, {Status, Summary, Seconds}}] in the order recorded.
 results(Terms) ->
-    [{C, {St, R, T}} || {result, _S, C, St, R, T} <- Terms].
+    [{C, {St, R, T}} || {result, _S, C, St, R, T, _} <- Terms].
 
 %% A case that started but has no result ended the VM (crash, or the runner
 %% killed it at its time limit): record it as failed with Why.
 reconcile(File, Why) ->
     Terms = read(File),
-    Done = [C || {result, _, C, _, _, _} <- Terms],
+    Done = [C || {result, _, C, _, _, _, _} <- Terms],
     Crashed = [{S, C} || {started, S, C} <- Terms, not lists:member(C, Done)],
     {ok, Fd} = file:open(File, [append, raw, binary]),
-    [write(Fd, {result, S, C, failed, one_line(Why), 0.0}) || {S, C} <- Crashed],
+    [write(Fd, {result, S, C, failed, Why, 0.0, Why}) || {S, C} <- Crashed],
     ok = file:close(Fd),
     [C || {_, C} <- Crashed].
 
@@ -63,6 +65,37 @@ one_line(R) ->
     case string:length(Flat) > ?REASON_CHARS of
         true -> string:slice(Flat, 0, ?REASON_CHARS) ++ "...";
         false -> Flat
+    end.
+
+%% What a failure is, in a few words, for the console and the list files.
+summary({'EXIT', R}) -> summary(R);
+summary({error, R}) -> summary(R);
+summary({undef, [{M, F, Args, _} | _]}) when is_list(Args) ->
+    io_lib:format("~s/~w is undefined", [mfa_name(M, F), length(Args)]);
+summary({badarg, {M, F, Args, Info}}) ->                   % from a linked process
+    summary({badarg, [{M, F, Args, Info}]});
+summary({badarg, [{M, F, Args, Info} | _]}) when is_list(Args), is_list(Info) ->
+    Cause = case proplists:get_value(error_info, Info) of
+                #{cause := C} -> io_lib:format(" (cause ~w)", [C]);
+                _ -> ""
+            end,
+    io_lib:format("~s/~w raised badarg~s", [mfa_name(M, F), length(Args), Cause]);
+summary({timetrap_timeout, Ms}) ->
+    io_lib:format("timed out after ~w s", [Ms div 1000]);
+summary({{Error, _}, [{M, F, _, Loc} | _]}) when is_atom(Error), is_list(Loc) ->
+    io_lib:format("~w in ~s (line ~w)", [Error, mfa_name(M, F), proplists:get_value(line, Loc)]);
+summary({Error, [{M, F, _, _} | _]}) when is_atom(Error) ->
+    io_lib:format("~w in ~s", [Error, mfa_name(M, F)]);
+summary({test_case_failed, R}) ->
+    "failed: " ++ one_line(R);
+summary(R) ->
+    string:slice(one_line(R), 0, 120).
+
+%% Tsunami.new for an Elixir module, ets_SUITE:heir_1 for an Erlang one.
+mfa_name(M, F) ->
+    case string:prefix(atom_to_list(M), "Elixir.") of
+        nomatch -> atom_to_list(M) ++ ":" ++ atom_to_list(F);
+        ElixirName -> ElixirName ++ "." ++ atom_to_list(F)
     end.
 
 parse(Line) ->

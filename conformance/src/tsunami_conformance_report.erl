@@ -25,13 +25,17 @@ main(Args) ->
     Suite = list_to_atom(filename:basename(maps:get("suite_src", O), ".erl")),
     Results = results(Suite, O),
     Dir = maps:get("lists", O),
+    KnownFile = filename:join(Dir, "known_failures.txt"),
     NA = read_list(filename:join(Dir, "not_applicable.txt")),
-    Classify = maps:get("classify", O) =:= "true",
-    Known = case Classify of
-                true -> read_list(filename:join(Dir, "known_failures.txt"));
-                false -> []
-            end,
     Key = fun(C) -> key(Suite, C) end,
+    case maps:get("update_known", O, "false") of
+        "true" -> update_known(KnownFile, Results, NA, Key);
+        _ -> ok
+    end,
+    Known = case maps:get("classify", O) of
+                "true" -> read_list(KnownFile);
+                _ -> []
+            end,
     Failed = [{C, R} || {C, {failed, R, _}} <- Results],
     Regressions = [{C, R} || {C, R} <- Failed, not lists:keymember(Key(C), 1, NA ++ Known)],
     NowPassing = [C || {C, {passed, _, _}} <- Results, lists:keymember(Key(C), 1, Known)],
@@ -41,10 +45,6 @@ main(Args) ->
     [io:format("REGRESSION: ~s failed: ~s~n", [C, R]) || {C, R} <- Regressions],
     [io:format("NOW PASSING: ~s passes: remove it from conformance/known_failures.txt~n",
                [C]) || C <- NowPassing],
-    case maps:get("update_known", O, "false") of
-        "true" -> update_known(filename:join(Dir, "known_failures.txt"), Results, NA, Key);
-        _ -> ok
-    end,
     Count = fun(S) -> length([C || {C, {St, _, _}} <- Results, St =:= S]) end,
     io:format("~w passed, ~w failed, ~w skipped~n",
               [Count(passed), Count(failed), Count(skipped)]),
@@ -92,7 +92,7 @@ update_known(File, Results, NA, Key) ->
 reason(K, Old, R) ->
     case lists:keyfind(K, 1, Old) of
         {K, Reason} when Reason =/= "" -> Reason;
-        _ -> string:slice(R, 0, 120)
+        _ -> R
     end.
 
 %% The leading comment block of a list file.

@@ -20,7 +20,7 @@ defmodule Mix.Tasks.Tsunami.Conformance do
 
   @impl Mix.Task
   def run(args) do
-    unless control_run?(args), do: Mix.Task.run("compile", [])
+    unless control_run?(args) or "--no-compile" in args, do: Mix.Task.run("compile", [])
 
     script = Path.join(Path.dirname(Mix.Project.project_file()), "conformance/run.sh")
 
