@@ -90,16 +90,24 @@ defmodule Tsunami do
 
   # Calls a NIF; a failure is re-raised from the calling function with its own
   # arguments, as :ets's BIFs do (see Tsunami.ErrorInfo).
-  defmacrop nif(args, do: call), do: wrap(args, call)
-  defmacrop nif(args, call), do: wrap(args, call)
+  defmacrop nif(args, do: call), do: wrap(args, call, __CALLER__)
+  defmacrop nif(args, call), do: wrap(args, call, __CALLER__)
 
-  defp wrap(args, call) do
+  # The top frame is built by hand, `{Tsunami, fun, args, [error_info: ...]}` with no
+  # file and line, exactly as for a BIF of :ets (the OTP suite's `error_info` case checks
+  # that); below it, the caller's own stack.
+  defp wrap(args, call, caller) do
+    {name, _arity} = caller.function
+
     quote do
       try do
         unquote(call)
       catch
         :error, reason ->
-          :erlang.error(ErrorInfo.reason(reason), unquote(args), ErrorInfo.options(reason))
+          {:current_stacktrace, stack} = Process.info(self(), :current_stacktrace)
+          stack = Enum.drop_while(stack, &ErrorInfo.own_frame?/1)
+          frame = {__MODULE__, unquote(name), unquote(args), ErrorInfo.options(reason)}
+          :erlang.raise(:error, ErrorInfo.reason(reason), [frame | stack])
       end
     end
   end

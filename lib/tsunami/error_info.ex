@@ -23,6 +23,11 @@ defmodule Tsunami.ErrorInfo do
   def options(_), do: []
 
   @doc false
+  # Frames of this library (and of `Process.info/2`) above the caller's own.
+  def own_frame?({mod, _, _, _}) when mod in [Process, Tsunami, Tsunami.Select], do: true
+  def own_frame?(_), do: false
+
+  @doc false
   # `error_info` callback: reuse OTP's own messages for `:ets`, so the wording is the
   # same.
   def format_error(reason, [{_mod, fun, args, info} | rest]) do
