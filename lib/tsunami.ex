@@ -776,11 +776,12 @@ defmodule Tsunami do
 
   @doc "Compiles a match specification (`:ets.match_spec_compile/1`)."
   @spec match_spec_compile(:ets.match_spec()) :: :ets.compiled_match_spec()
-  defdelegate match_spec_compile(spec), to: :ets
+  def match_spec_compile(spec), do: nif([spec], :ets.match_spec_compile(spec))
 
   @doc "Runs a compiled match specification over a list (`:ets.match_spec_run/2`)."
   @spec match_spec_run([term()], :ets.compiled_match_spec()) :: [term()]
-  defdelegate match_spec_run(list, compiled), to: :ets
+  def match_spec_run(list, compiled),
+    do: nif([list, compiled], :ets.match_spec_run(list, compiled))
 
   @doc "Whether a term is a compiled match specification (`:ets.is_compiled_ms/1`)."
   @spec is_compiled_ms(term()) :: boolean()
@@ -788,7 +789,7 @@ defmodule Tsunami do
 
   @doc "Tests a match specification against one tuple (`:ets.test_ms/2`)."
   @spec test_ms(tuple(), :ets.match_spec()) :: {:ok, term()} | {:error, term()}
-  defdelegate test_ms(tuple, spec), to: :ets
+  def test_ms(tuple, spec), do: nif([tuple, spec], :ets.test_ms(tuple, spec))
 
   ## Folds
 
