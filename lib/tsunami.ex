@@ -860,4 +860,82 @@ defmodule Tsunami do
   """
   @spec slot(tab, non_neg_integer()) :: [tuple()] | :"$end_of_table"
   def slot(tab, i), do: nif([tab, i], Native.slot(tab, i))
+
+  ## Newer API (OTP 26 and 27), available on every OTP
+
+  @doc """
+  Like `lookup_element/3`, but returns `default` when there is no object with `key`
+  (OTP 26).
+
+      iex> t = Tsunami.new(:le4, [])
+      iex> Tsunami.lookup_element(t, :missing, 2, :none)
+      :none
+  """
+  @spec lookup_element(tab, term(), pos_integer(), term()) :: term()
+  def lookup_element(tab, key, pos, default) do
+    nif [tab, key, pos, default] do
+      try do
+        Native.lookup_element(tab, key, pos)
+      catch
+        :error, {:"$tsunami_error", :badkey} -> default
+      end
+    end
+  end
+
+  @doc """
+  The first key and its objects, `{key, objects}`, or `:"$end_of_table"` (OTP 27).
+  Two steps, not atomic: under concurrent deletes `objects` may be `[]`.
+
+      iex> t = Tsunami.new(:fl, [:ordered_set])
+      iex> Tsunami.insert(t, [{1, :a}, {2, :b}])
+      iex> Tsunami.first_lookup(t)
+      {1, [{1, :a}]}
+  """
+  @spec first_lookup(tab) :: {term(), [tuple()]} | :"$end_of_table"
+  def first_lookup(tab), do: nif([tab], with_objects(tab, Native.first(tab)))
+
+  @doc "The key after `key` and its objects, or `:\"$end_of_table\"` (OTP 27)."
+  @spec next_lookup(tab, term()) :: {term(), [tuple()]} | :"$end_of_table"
+  def next_lookup(tab, key), do: nif([tab, key], with_objects(tab, Native.next(tab, key)))
+
+  @doc "The last key and its objects, or `:\"$end_of_table\"` (OTP 27)."
+  @spec last_lookup(tab) :: {term(), [tuple()]} | :"$end_of_table"
+  def last_lookup(tab), do: nif([tab], with_objects(tab, Native.last(tab)))
+
+  @doc "The key before `key` and its objects, or `:\"$end_of_table\"` (OTP 27)."
+  @spec prev_lookup(tab, term()) :: {term(), [tuple()]} | :"$end_of_table"
+  def prev_lookup(tab, key), do: nif([tab, key], with_objects(tab, Native.prev(tab, key)))
+
+  defp with_objects(_tab, :"$end_of_table"), do: :"$end_of_table"
+  defp with_objects(tab, key), do: {key, Native.lookup(tab, key)}
+
+  @doc """
+  Like `update_element/3`, but when there is no object with `key`, inserts `default`
+  (its key element set to `key`) and updates that (OTP 27).
+
+      iex> t = Tsunami.new(:ue4, [])
+      iex> Tsunami.update_element(t, :k, {2, :new}, {:ignored, :old, :x})
+      true
+      iex> Tsunami.lookup(t, :k)
+      [{:k, :new, :x}]
+  """
+  @spec update_element(tab, term(), tuple() | [tuple()], tuple()) :: true
+  def update_element(tab, key, element_spec, default) do
+    nif [tab, key, element_spec, default] do
+      {_, keypos} = Native.resolve(tab)
+
+      unless is_tuple(default) and tuple_size(default) >= keypos,
+        do: :erlang.error(:badarg)
+
+      case Native.update_element(tab, key, element_spec) do
+        true ->
+          true
+
+        false ->
+          Native.insert_new(tab, put_elem(default, keypos - 1, key))
+          Native.update_element(tab, key, element_spec)
+          true
+      end
+    end
+  end
 end
