@@ -1,7 +1,8 @@
 //! One shard: a sequential linear hash table (the caller holds the shard's lock).
 //!
 //! Bucket `i` lives in segment `s(i)`: segment 0 holds buckets `0..MIN`, segment `k ≥ 1`
-//! holds `MIN·2^(k-1) .. MIN·2^k`. Segments are allocated when the split pointer first
+//! holds `MIN·2^(k-1) .. MIN·2^k`. Segment 0 is inline in the shard; the others are
+//! allocated when the split pointer first
 //! reaches them and freed when a merge empties the last one; they never move.
 //!
 //! Addressing: with `level` L and split pointer `p`, a bucket hash `h` lives in bucket
@@ -15,6 +16,9 @@ use crate::term::Obj;
 type Chain = Option<Obj>;
 
 pub struct Shard {
+    /// Segment 0 lives inline, so a new (empty) table allocates nothing per shard.
+    seg0: [Chain; MIN],
+    /// Segments 1.. (`segments[k - 1]` is segment `k`).
     segments: Vec<Box<[Chain]>>,
     level: u32,
     split: usize,
@@ -56,7 +60,8 @@ fn new_segment(k: usize) -> Box<[Chain]> {
 impl Shard {
     pub fn new(shard_bits: u32) -> Shard {
         Shard {
-            segments: vec![new_segment(0)],
+            seg0: Default::default(),
+            segments: Vec::new(),
             level: 0,
             split: 0,
             count: 0,
@@ -74,7 +79,7 @@ impl Shard {
     }
 
     pub fn memory_bytes(&self) -> usize {
-        let buckets: usize = self.segments.iter().map(|s| s.len()).sum();
+        let buckets: usize = MIN + self.segments.iter().map(|s| s.len()).sum::<usize>();
         self.bytes + buckets * std::mem::size_of::<Chain>()
     }
 
@@ -91,14 +96,18 @@ impl Shard {
 
     #[inline]
     fn bucket(&self, i: usize) -> &Chain {
-        let (s, o) = locate(i);
-        &self.segments[s][o]
+        match locate(i) {
+            (0, o) => &self.seg0[o],
+            (s, o) => &self.segments[s - 1][o],
+        }
     }
 
     #[inline]
     fn bucket_mut(&mut self, i: usize) -> &mut Chain {
-        let (s, o) = locate(i);
-        &mut self.segments[s][o]
+        match locate(i) {
+            (0, o) => &mut self.seg0[o],
+            (s, o) => &mut self.segments[s - 1][o],
+        }
     }
 
     pub fn contains(&self, bh: u64, hash: u64, key: &[u8]) -> bool {
@@ -282,7 +291,7 @@ impl Shard {
         let from = self.split;
         let to = base + from;
         let (seg, _) = locate(to);
-        if seg == self.segments.len() {
+        if seg == self.segments.len() + 1 {
             self.segments.push(new_segment(seg));
         }
         let mask = (base << 1) - 1;
@@ -322,7 +331,7 @@ impl Shard {
         }
         *tail = moved;
         let (seg, off) = locate(from);
-        if off == 0 && seg + 1 == self.segments.len() && seg > 0 {
+        if off == 0 && seg == self.segments.len() && seg > 0 {
             self.segments.pop();
         }
     }
