@@ -53,10 +53,13 @@ impl Table {
             TableType::Bag => KeyMode::Bag,
             TableType::DuplicateBag => KeyMode::Duplicates,
         };
-        let shards = options.locks.unwrap_or(match options.write_concurrency {
-            WriteConcurrency::Off => config::HASH_SHARDS_DEFAULT,
-            _ => config::HASH_SHARDS_CONCURRENT,
-        });
+        // `{debug_hash_fixed_number_of_locks, N}` is echoed by `info` as given, but more
+        // stripes than the concurrent default only make the table dearer to create.
+        let shards = match (options.locks, options.write_concurrency) {
+            (Some(n), _) => n.min(config::HASH_SHARDS_CONCURRENT),
+            (None, WriteConcurrency::Off) => config::HASH_SHARDS_DEFAULT,
+            (None, _) => config::HASH_SHARDS_CONCURRENT,
+        };
         Table {
             id,
             name: AtomicU64::new(name),
