@@ -42,12 +42,37 @@ pub fn parse_heir(env: Env, elems: &[Term]) -> NifResult<Heir> {
     }
 }
 
+/// An option tuple `{Tag, ...}`: its tag and all its elements (tag included).
+pub fn tagged(item: Term) -> NifResult<(Atom, Vec<Term>)> {
+    let elems = rustler::types::tuple::get_tuple(item).map_err(|_| badarg())?;
+    let tag: Atom = elems
+        .first()
+        .ok_or_else(badarg)?
+        .decode()
+        .map_err(|_| badarg())?;
+    Ok((tag, elems))
+}
+
+/// `public` / `protected` / `private`.
+pub fn protection_of(a: Atom) -> Option<Protection> {
+    match a {
+        a if a == atoms::public() => Some(Protection::Public),
+        a if a == atoms::protected() => Some(Protection::Protected),
+        a if a == atoms::private() => Some(Protection::Private),
+        _ => None,
+    }
+}
+
 pub fn parse_new(env: Env, list: Term) -> NifResult<NewOptions> {
     let mut o = Options::default();
     let mut heir = Heir::None;
     let mut dc_explicit: Option<bool> = None;
     let items = convert::proper_list(list)?;
     for item in items {
+        if let Some(p) = item.decode::<Atom>().ok().and_then(protection_of) {
+            o.protection = p;
+            continue;
+        }
         if let Ok(a) = item.decode::<Atom>() {
             match a {
                 // As in :ets, `set` (the default) never overrides another type:
@@ -56,21 +81,13 @@ pub fn parse_new(env: Env, list: Term) -> NifResult<NewOptions> {
                 a if a == atoms::ordered_set() => o.kind = TableType::OrderedSet,
                 a if a == atoms::bag() => o.kind = TableType::Bag,
                 a if a == atoms::duplicate_bag() => o.kind = TableType::DuplicateBag,
-                a if a == atoms::public() => o.protection = Protection::Public,
-                a if a == atoms::protected() => o.protection = Protection::Protected,
-                a if a == atoms::private() => o.protection = Protection::Private,
                 a if a == atoms::named_table() => o.named = true,
                 a if a == atoms::compressed() => o.compressed = true,
                 _ => return Err(badarg()),
             }
             continue;
         }
-        let elems = rustler::types::tuple::get_tuple(item).map_err(|_| badarg())?;
-        let tag: Atom = elems
-            .first()
-            .ok_or_else(badarg)?
-            .decode()
-            .map_err(|_| badarg())?;
+        let (tag, elems) = tagged(item)?;
         match (tag, elems.len()) {
             (t, 2) if t == atoms::keypos() => {
                 let n: i64 = elems[1].decode().map_err(|_| badarg())?;

@@ -7,7 +7,6 @@ use crate::error::{badarg, raise, NifResult, OrRaise};
 use crate::options::{self, parse_heir, protection_atom, type_atom, write_concurrency_term};
 use crate::resource::{self, handle_of, with_table, Handle, TableRes, REGISTRY};
 use rustler::{Atom, Encoder, Env, LocalPid, Term};
-use tsunami_core::access::Protection;
 use tsunami_core::table::Heir;
 use tsunami_core::Cause;
 
@@ -252,22 +251,12 @@ fn setopts<'a>(env: Env<'a>, tab: Term<'a>, opts: Term<'a>) -> NifResult<Atom> {
     let mut heir = None;
     let mut protection = None;
     for item in items {
-        let elems = rustler::types::tuple::get_tuple(item).map_err(|_| badarg())?;
-        let tag: Atom = elems
-            .first()
-            .ok_or_else(badarg)?
-            .decode()
-            .map_err(|_| badarg())?;
+        let (tag, elems) = options::tagged(item)?;
         if tag == atoms::heir() {
             heir = Some(parse_heir(env, &elems)?);
         } else if tag == atoms::protection() && elems.len() == 2 {
             let p: Atom = elems[1].decode().map_err(|_| badarg())?;
-            protection = Some(match p {
-                p if p == atoms::public() => Protection::Public,
-                p if p == atoms::protected() => Protection::Protected,
-                p if p == atoms::private() => Protection::Private,
-                _ => return Err(badarg()),
-            });
+            protection = Some(options::protection_of(p).ok_or_else(badarg)?);
         } else {
             return Err(badarg());
         }
