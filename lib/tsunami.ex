@@ -861,6 +861,117 @@ defmodule Tsunami do
   @spec slot(tab, non_neg_integer()) :: [tuple()] | :"$end_of_table"
   def slot(tab, i), do: nif([tab, i], Native.slot(tab, i))
 
+  ## Files, dets, QLC and the shell
+
+  @doc """
+  Dumps the table to `file` in the format of `:ets.tab2file/2`; `:ets.file2tab/1` loads it
+  and `file2tab/1` loads files written by `:ets`. See `tab2file/3` for the options.
+
+      iex> t = Tsunami.new(:t2f_doc, [:ordered_set, :named_table])
+      iex> Tsunami.insert(t, [{1, :a}, {2, :b}])
+      iex> file = Path.join(System.tmp_dir!(), "t2f_doc.tab") |> String.to_charlist()
+      iex> Tsunami.tab2file(t, file)
+      :ok
+      iex> Tsunami.delete(t)
+      iex> {:ok, :t2f_doc} = Tsunami.file2tab(file)
+      iex> Tsunami.tab2list(:t2f_doc)
+      [{1, :a}, {2, :b}]
+  """
+  @spec tab2file(tab, :file.name()) :: :ok | {:error, term()}
+  def tab2file(tab, file), do: tab2file(tab, file, [])
+
+  @doc """
+  `tab2file/2` with options: `{:extended_info, [:object_count, :md5sum]}` records the
+  object count and/or an MD5 digest that `file2tab(file, verify: true)` checks;
+  `{:sync, true}` syncs the file to disk before returning. The table is walked a chunk at
+  a time under `safe_fixtable/2`, so memory stays bounded however large the table.
+  """
+  @spec tab2file(tab, :file.name(), [
+          {:extended_info, [:object_count | :md5sum]} | {:sync, boolean()}
+        ]) ::
+          :ok | {:error, term()}
+  defdelegate tab2file(tab, file, options), to: Tsunami.TabFile
+
+  @doc """
+  Creates a table from a file written by `tab2file/2,3` or `:ets.tab2file/2,3`, with the
+  name, type, protection, keypos and concurrency options it was saved with.
+  """
+  @spec file2tab(:file.name()) :: {:ok, tab} | {:error, term()}
+  def file2tab(file), do: file2tab(file, [])
+
+  @doc """
+  `file2tab/1` with `{:verify, true}`: checks the object count and digest recorded with
+  `:extended_info` (or, without them, the table size in the header) and rejects files
+  with damaged bytes. A file that fails to load gives `{:error, reason}` and leaves no
+  table behind.
+  """
+  @spec file2tab(:file.name(), [{:verify, boolean()}]) :: {:ok, tab} | {:error, term()}
+  defdelegate file2tab(file, options), to: Tsunami.TabFile
+
+  @doc """
+  The header of a file written by `tab2file/2,3`: name, type, protection, named_table,
+  keypos, size, extended_info and version, as `:ets.tabfile_info/1` gives them.
+  """
+  @spec tabfile_info(:file.name()) :: {:ok, keyword()} | {:error, term()}
+  def tabfile_info(file) when is_list(file) or is_atom(file),
+    do: Tsunami.TabFile.tabfile_info(file)
+
+  @doc """
+  Replaces the contents of the open dets table `dets` with the table's objects and
+  returns `dets`.
+  """
+  @spec to_dets(tab, :dets.tab_name()) :: :dets.tab_name()
+  defdelegate to_dets(tab, dets), to: Tsunami.Dets
+
+  @doc """
+  Inserts the objects of the open dets table `dets` into the table (its other objects
+  stay) and returns `true`.
+  """
+  @spec from_dets(tab, :dets.tab_name()) :: true
+  defdelegate from_dets(tab, dets), to: Tsunami.Dets
+
+  @doc """
+  Empties the table and fills it from `init_fun`, as `:ets.init_table/2`: `init_fun.(:read)`
+  returns `{objects, next_fun}` or `:end_of_input`.
+
+      iex> t = Tsunami.new(:init_doc, [])
+      iex> Tsunami.init_table(t, fn :read -> {[{1}, {2}], fn :read -> :end_of_input end} end)
+      true
+      iex> Tsunami.info(t, :size)
+      2
+  """
+  @spec init_table(tab, (:read | :close -> term())) :: true
+  defdelegate init_table(tab, init_fun), to: Tsunami.Dets
+
+  @doc """
+  A QLC query handle for the table, as `:ets.table/1`.
+
+      iex> t = Tsunami.new(:qlc_doc, [:ordered_set])
+      iex> Tsunami.insert(t, [{1, :a}, {2, :b}, {3, :c}])
+      iex> :qlc.e(:qlc.string_to_handle(~c"[V || {K, V} <- T, K > 1].", [], [{:T, Tsunami.table(t)}]))
+      [:b, :c]
+  """
+  @spec table(tab) :: :qlc.query_handle()
+  def table(tab), do: Tsunami.Qlc.table(tab, [])
+
+  @doc """
+  `table/1` with the options of `:ets.table/2`: `{:traverse, :select | {:select, ms} |
+  :first_next | :last_prev}`, `{:n_objects, n}`; other options go to `:qlc.table/2`.
+  """
+  @spec table(tab, list() | tuple()) :: :qlc.query_handle()
+  defdelegate table(tab, options), to: Tsunami.Qlc
+
+  @doc "Prints a line for each Tsunami table: id, name, type, size, memory, owner."
+  @spec i() :: :ok
+  defdelegate i(), to: Tsunami.Shell
+
+  @doc """
+  Pages through the table on standard output, `height` objects a page (default 40), each
+  cut to `width` columns (default 80), reading a command after each page as `:ets.i/1`.
+  """
+  @spec i(tab, pos_integer(), pos_integer()) :: :ok
+  def i(tab, height \\ 40, width \\ 80), do: Tsunami.Shell.i(tab, height, width)
+
   ## Newer API (OTP 26 and 27), available on every OTP
 
   @doc """
