@@ -7,12 +7,12 @@ defmodule Tsunami.Shell do
   # command after each page: (c)ontinue, (q)uit, (p)N prints object N in full, (k)ill
   # deletes the table, /Regexp shows only objects whose printed form matches.
 
-  @more ~c"(c)ontinue (q)uit (p)Digits (k)ill /Regexp -->"
-  @eot ~c"EOT  (q)uit (p)Digits (k)ill /Regexp -->"
+  @more :"(c)ontinue (q)uit (p)Digits (k)ill /Regexp -->"
+  @eot :"EOT  (q)uit (p)Digits (k)ill /Regexp -->"
 
   def i do
     line(:id, :name, :type, :size, :mem, :owner)
-    IO.puts(" " <> String.duplicate("-", 75))
+    IO.puts(" " <> String.duplicate("-", 76))
     Tsunami.all() |> Enum.sort() |> Enum.each(&summary/1)
     :ok
   end
@@ -25,7 +25,7 @@ defmodule Tsunami.Shell do
   end
 
   defp owner(pid) do
-    case Process.info(pid, :registered_name) do
+    case :erlang.process_info(pid, :registered_name) do
       {:registered_name, name} -> name
       _ -> pid
     end
@@ -122,9 +122,9 @@ defmodule Tsunami.Shell do
   end
 
   defp read_line(prompt) do
-    case IO.gets(prompt) do
+    case :io.get_line(prompt) do
       "\n" -> "c\n"
-      line when is_binary(line) -> line
+      line when is_binary(line) or is_list(line) -> IO.chardata_to_string(line)
       _ -> :eof
     end
   end
