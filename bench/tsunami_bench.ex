@@ -13,7 +13,7 @@ defmodule TsunamiBench do
   @os_workloads [:os_lookup, :os_insert, :os_delete, :os_mixed, :os_walk]
   @os_plain [:ordered_set, :public]
   @os_conc [:ordered_set, :public, {:write_concurrency, true}]
-  @sections [:memory, :latency]
+  @sections [:memory, :latency, :files]
 
   # {column, backend module tag, table options}. Tsunami is run with both option sets
   # and each variant is compared with the :ets table created with the same options.
@@ -62,6 +62,7 @@ defmodule TsunamiBench do
     if cfg.workloads != [], do: throughput(cfg)
     if :memory in cfg.sections, do: memory(cfg)
     if :latency in cfg.sections, do: latency(cfg)
+    if :files in cfg.sections, do: TsunamiBench.Files.run(cfg.memory_n)
     if cfg.workloads != [], do: summary(cfg)
     IO.puts("done; load average now #{loadavg()}")
     :ok
@@ -79,7 +80,7 @@ defmodule TsunamiBench do
       --time SECONDS     measured time per run (default 0.4; warm-up is a quarter of it)
       --reps N           repetitions, median reported (default 3)
       --latency-n N      objects for the latency run (default 1M, 10M with --full)
-      --memory-n N       objects for the memory run (default 1M)
+      --memory-n N       objects for the memory and files runs (default 1M)
       --seed N           :rand seed (default 42)
     """)
   end
