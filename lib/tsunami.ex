@@ -325,7 +325,7 @@ defmodule Tsunami do
   @spec update_element(tab, term(), {pos_integer(), term()} | [{pos_integer(), term()}]) ::
           boolean()
   def update_element(tab, key, element_spec),
-    do: nif([tab, key, element_spec], Native.update_element(tab, key, element_spec))
+    do: nif([tab, key, element_spec], Native.update_element(tab, key, element_spec, nil))
 
   @doc """
   Every object of the table.
@@ -1022,7 +1022,7 @@ defmodule Tsunami do
 
   @doc """
   Like `update_element/3`, but when there is no object with `key`, inserts `default`
-  (its key element set to `key`) and updates that (OTP 27).
+  (its key element set to `key`) and updates that, in one atomic step (OTP 27).
 
       iex> t = Tsunami.new(:ue4, [])
       iex> Tsunami.update_element(t, :k, {2, :new}, {:ignored, :old, :x})
@@ -1035,18 +1035,11 @@ defmodule Tsunami do
     nif [tab, key, element_spec, default] do
       {_, keypos} = Native.resolve(tab)
 
+      # A bad default is an error even when the key exists (as OTP 27 documents it).
       unless is_tuple(default) and tuple_size(default) >= keypos,
         do: :erlang.error(:badarg)
 
-      case Native.update_element(tab, key, element_spec) do
-        true ->
-          true
-
-        false ->
-          Native.insert_new(tab, put_elem(default, keypos - 1, key))
-          Native.update_element(tab, key, element_spec)
-          true
-      end
+      Native.update_element(tab, key, element_spec, default)
     end
   end
 end

@@ -47,4 +47,33 @@ defmodule Tsunami.NewerApiTest do
     assert_raise ArgumentError, fn -> Tsunami.update_element(t, :z, {3, :x}, {:short}) end
     assert_raise ArgumentError, fn -> Tsunami.update_element(t, :k, {2, :x}, {:a, :b, :c}) end
   end
+
+  test "update_element/4 with a spec that fails on the default inserts nothing" do
+    t = Tsunami.new(:ue4_bad, [])
+    assert_raise ArgumentError, fn -> Tsunami.update_element(t, :k, {5, :x}, {:k, :v}) end
+    assert_raise ArgumentError, fn -> Tsunami.update_element(t, :k, {1, :x}, {:k, :v}) end
+    assert Tsunami.lookup(t, :k) == []
+
+    for type <- [:bag, :duplicate_bag] do
+      b = Tsunami.new(:ue4_bag, [type])
+      assert_raise ArgumentError, fn -> Tsunami.update_element(b, :k, {2, :x}, {:k, :v}) end
+    end
+  end
+
+  test "update_element/4 from concurrent callers on a new key: every update lands on one object" do
+    t = Tsunami.new(:ue4_race, [:public])
+
+    for round <- 1..200 do
+      key = {:k, round}
+
+      1..4
+      |> Enum.map(fn i ->
+        Task.async(fn -> Tsunami.update_element(t, key, {1 + i, i}, {nil, 0, 0, 0, 0}) end)
+      end)
+      |> Enum.each(&assert(Task.await(&1)))
+
+      # Every update landed on the one object: none was lost to a second default insert.
+      assert [{^key, 1, 2, 3, 4}] = Tsunami.lookup(t, key)
+    end
+  end
 end

@@ -45,5 +45,5 @@ defmodule Tsunami.Native do
   def delete_object(_tab, _obj), do: nif()
   def take(_tab, _key), do: nif()
   def update_counter(_tab, _key, _ops, _default), do: nif()
-  def update_element(_tab, _key, _ops), do: nif()
+  def update_element(_tab, _key, _ops, _default), do: nif()
 end

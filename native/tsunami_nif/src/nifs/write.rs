@@ -307,11 +307,14 @@ fn element_spec(ops: Term) -> NifResult<(ElementSpec, bool)> {
     Ok((parsed, pinned))
 }
 
+/// `update_element/3,4`; `default` is `nil` for the /3 form. With a default, a missing
+/// object is inserted (its key element set to `key`) and updated in one atomic step.
 fn update_element<'a>(
     env: Env<'a>,
     tab: Term<'a>,
     key: Term<'a>,
     ops: Term<'a>,
+    default: Term<'a>,
 ) -> NifResult<bool> {
     with_table(tab, |t| {
         // :ets gives no cause for update_element on a bag.
@@ -328,9 +331,10 @@ fn update_element<'a>(
         };
         // New values holding references are kept alive with the object.
         let pin = pinned.then(|| convert::keep_alive(ops));
+        let default = default_object(t, key, default)?.map_err(|_| badarg())?;
         let (hash, k) = encode_key(key, t.table.is_ordered())?;
         let mut pin = pin;
-        let r = s.update(hash, &k, None, |obj| {
+        let r = s.update(hash, &k, default, |obj| {
             let parsed = parsed.as_ref().map_err(|_| Cause::Type)?;
             let w = apply_element(obj.body(), keypos, parsed)?;
             obj.replace_body(keypos, &w).ok_or(Cause::Type)?;
@@ -349,4 +353,4 @@ fn update_element<'a>(
         }
     })
 }
-fast_nif!(update_element(tab, key, ops));
+fast_nif!(update_element(tab, key, ops, default));
