@@ -921,14 +921,23 @@ defmodule Tsunami do
   returns `dets`.
   """
   @spec to_dets(tab, :dets.tab_name()) :: :dets.tab_name()
-  defdelegate to_dets(tab, dets), to: Tsunami.Dets
+  def to_dets(tab, dets) do
+    Tsunami.Dets.to_dets(tab, dets)
+  catch
+    # As :ets: any error is raised again from this function with its arguments.
+    :error, reason -> :erlang.error(reason, [tab, dets])
+  end
 
   @doc """
   Inserts the objects of the open dets table `dets` into the table (its other objects
   stay) and returns `true`.
   """
   @spec from_dets(tab, :dets.tab_name()) :: true
-  defdelegate from_dets(tab, dets), to: Tsunami.Dets
+  def from_dets(tab, dets) do
+    Tsunami.Dets.from_dets(tab, dets)
+  catch
+    :error, reason -> :erlang.error(reason, [tab, dets])
+  end
 
   @doc """
   Empties the table and fills it from `init_fun`, as `:ets.init_table/2`: `init_fun.(:read)`

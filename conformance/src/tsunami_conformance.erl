@@ -101,6 +101,11 @@ start_apps(Apps) ->
          {ok, _} -> ok;
          {error, E} -> io:format("warning: could not start ~p: ~p~n", [A, E])
      end || A <- Apps],
+    %% Load every module of the started applications up front, as a release in
+    %% embedded mode does: the suite's memory checks count the code server's ETS
+    %% tables, which grow when a module is first loaded in the middle of a case.
+    [[{module, M} = code:ensure_loaded(M) || M <- Mods]
+     || A <- Apps, {ok, Mods} <- [application:get_key(A, modules)]],
     ok.
 
 run_ct(_Suite, [], _Build, _O) ->

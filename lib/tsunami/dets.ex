@@ -16,7 +16,7 @@ defmodule Tsunami.Dets do
     Tsunami.safe_fixtable(tab, true)
 
     try do
-      dets_ok!(:dets.delete_all_objects(dets), [tab, dets])
+      dets_ok!(:dets.delete_all_objects(dets))
       copy_chunks(tab, nil, dets)
       dets
     after
@@ -30,26 +30,26 @@ defmodule Tsunami.Dets do
 
   defp copy_chunks(tab, cont, dets) do
     {objects, next} = Native.tab2list_chunk(tab, cont)
-    if objects != [], do: dets_ok!(:dets.insert(dets, objects), [tab, dets])
+    if objects != [], do: dets_ok!(:dets.insert(dets, objects))
     if next != :"$end_of_table", do: copy_chunks(tab, next, dets)
   end
 
   # Inserts the objects of the dets table; the table's own objects stay unless replaced.
   def from_dets(tab, dets) do
-    if Tsunami.info(tab, :protection) == :undefined, do: :erlang.error(:badarg, [tab, dets])
+    if Tsunami.info(tab, :protection) == :undefined, do: :erlang.error(:badarg)
     insert_chunks(tab, dets, :dets.select(dets, [{:_, [], [:"$_"]}], @dets_chunk))
   end
 
   defp insert_chunks(_tab, _dets, :"$end_of_table"), do: true
-  defp insert_chunks(tab, dets, {:error, reason}), do: :erlang.error(reason, [tab, dets])
+  defp insert_chunks(_tab, _dets, {:error, reason}), do: :erlang.error(reason)
 
   defp insert_chunks(tab, dets, {objects, cont}) do
     Tsunami.insert(tab, objects)
     insert_chunks(tab, dets, :dets.select(cont))
   end
 
-  defp dets_ok!(:ok, _args), do: :ok
-  defp dets_ok!({:error, reason}, args), do: :erlang.error(reason, args)
+  defp dets_ok!(:ok), do: :ok
+  defp dets_ok!({:error, reason}), do: :erlang.error(reason)
 
   # Empties the table and fills it from `fun`: fun.(:read) gives `{objects, next_fun}` or
   # `:end_of_input`. A bad object exits with `{:badarg, stack}` after the objects before
