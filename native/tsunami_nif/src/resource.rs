@@ -49,6 +49,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// cursor is dropped, which also happens when its process dies and the term is collected.
 pub struct Cursor {
     pub handle: Handle,
+    /// Where the walk resumes; `None` once it has ended (and released its fixation).
     pub pos: Mutex<Option<Resume>>,
 }
 
@@ -65,11 +66,24 @@ impl Cursor {
     }
 }
 
+impl Cursor {
+    /// Ends the walk: releases the table's fixation at once (not when the cursor term is
+    /// garbage collected, which may be much later). Call with the `pos` lock held and
+    /// `pos` already `None`.
+    pub fn finish(&self) {
+        self.handle.table.storage_unchecked().end_traversal();
+    }
+}
+
 impl Drop for Cursor {
     fn drop(&mut self) {
-        // The storage of a deleted table still exists (it is only emptied), so unfix it
-        // either way to keep the count balanced.
-        self.handle.table.storage_unchecked().end_traversal();
+        // A walk that did not reach its end still holds its fixation. The storage of a
+        // deleted table still exists (it is only emptied), so unfix it either way to keep
+        // the count balanced.
+        let open = self.pos.get_mut().map_or(true, |p| p.is_some());
+        if open {
+            self.handle.table.storage_unchecked().end_traversal();
+        }
     }
 }
 
@@ -264,6 +278,27 @@ pub fn unfix(env: Env, h: &Handle, pid: u64) {
     if f.by_pid[i].1 == 0 {
         let (_, _, mon) = f.by_pid.swap_remove(i);
         demonitor(env, h, &mon);
+        h.table.storage_unchecked().end_traversal();
+    }
+}
+
+/// Drops the fixations of processes that have already exited but whose monitor has not
+/// fired yet. ETS releases a process's fixations before anyone can see it exit; a NIF
+/// monitor may fire after others observe the exit (a `DOWN` of their own), so readers of
+/// the fixation state (`info/2`) call this first and never report a dead fixer.
+pub fn release_dead_fixers(env: Env, h: &Handle) {
+    let mut f = h.fixations.lock().unwrap_or_else(|e| e.into_inner());
+    let mut i = 0;
+    while i < f.by_pid.len() {
+        let alive = convert::pid_term(env, f.by_pid[i].0)
+            .decode::<LocalPid>()
+            .is_ok_and(|p| p.is_alive(env));
+        if alive {
+            i += 1;
+            continue;
+        }
+        let (_, _, mon) = f.by_pid.swap_remove(i);
+        demonitor(env, h, &mon); // the monitor's `down` then finds nothing to release
         h.table.storage_unchecked().end_traversal();
     }
 }

@@ -14,6 +14,7 @@ pub mod hash;
 use crate::error::Result;
 use crate::reaper;
 use crate::term::Obj;
+pub use hash::ChainStats;
 
 /// Objects removed from a table, dropped by the caller after every lock is released (or
 /// handed to the [`crate::reaper`] when there are many).
@@ -277,14 +278,30 @@ impl Storage {
         dispatch!(self, b => b.is_fixed())
     }
 
-    /// `(lock stripes or base nodes, buckets, longest chain)` for `info(T, stats)`.
-    pub fn stats(&self) -> (usize, usize, usize) {
+    /// Figures for `info(T, stats)`.
+    pub fn stats(&self) -> Stats {
         match self {
-            Storage::Hash(h) => {
-                let (buckets, longest) = h.chain_stats();
-                (h.shard_count(), buckets, longest)
-            }
-            Storage::Tree(t) => (t.base_node_count(), 0, 0),
+            Storage::Hash(h) => Stats::Hash {
+                shards: h.shard_count(),
+                chains: h.chain_stats(),
+                kept: h.kept(),
+            },
+            Storage::Tree(t) => Stats::Tree {
+                base_nodes: t.base_node_count(),
+            },
         }
     }
+}
+
+/// What `info(T, stats)` reports, per backend.
+#[derive(Debug, Clone, Copy)]
+pub enum Stats {
+    /// Lock stripes, chain lengths, and objects kept for fixations (tombstones, ghosts).
+    Hash {
+        shards: usize,
+        chains: ChainStats,
+        kept: usize,
+    },
+    /// Base nodes of the CA tree.
+    Tree { base_nodes: usize },
 }

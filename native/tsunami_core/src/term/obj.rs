@@ -27,6 +27,8 @@ struct Header {
     len: u32,
     key_off: u32,
     key_len: u32,
+    /// Non-zero for a tombstone (see [`Obj::tombstone`]); fits the header's padding.
+    dead: u32,
 }
 
 const HEADER: usize = std::mem::size_of::<Header>();
@@ -87,6 +89,7 @@ impl Obj {
                 len,
                 key_off: key.start as u32,
                 key_len: key.len() as u32,
+                dead: 0,
             });
             std::ptr::copy_nonoverlapping(body.as_ptr(), (raw as *mut u8).add(HEADER), body.len());
         }
@@ -118,6 +121,21 @@ impl Obj {
     #[inline]
     pub fn has_key(&self, hash: u64, key: &[u8]) -> bool {
         self.hash() == hash && super::same(self.key(), key)
+    }
+
+    /// A tombstone: a placeholder for a deleted key that keeps the key's place in a hash
+    /// chain while the table is fixed. Its body is just the key's encoding; it is never
+    /// decoded, only compared.
+    pub fn tombstone(hash: u64, key: &[u8]) -> Obj {
+        let mut o = Obj::alloc(key, 0..key.len(), hash, None);
+        o.header_mut().dead = 1;
+        o
+    }
+
+    /// Whether this is a tombstone rather than a stored object.
+    #[inline]
+    pub fn is_dead(&self) -> bool {
+        self.header().dead != 0
     }
 
     /// Whether this object holds VM-refcounted terms.

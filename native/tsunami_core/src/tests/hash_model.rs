@@ -59,10 +59,35 @@ fn vals(t: &HashTable, k: i64) -> Vec<i64> {
 }
 
 fn run(mode: KeyMode, shards: usize, seed: u64, steps: usize, keys: u64) {
+    run_with_fixations(mode, shards, seed, steps, keys, false)
+}
+
+/// With `fixations`, the table is fixed and unfixed in phases of a few hundred steps, so
+/// deletions leave tombstones (and the model must not see them).
+fn run_with_fixations(
+    mode: KeyMode,
+    shards: usize,
+    seed: u64,
+    steps: usize,
+    keys: u64,
+    fixations: bool,
+) {
     let t = HashTable::new(mode, shards);
     let mut m: Model = HashMap::new();
     let mut rng = Rng(seed);
+    let mut fixed = false;
     for step in 0..steps {
+        if fixations && step % 300 == 0 {
+            if fixed {
+                t.unfix();
+                if !t.is_fixed() {
+                    assert_eq!(t.kept(), 0, "the last unfix sweeps");
+                }
+            } else {
+                t.fix();
+            }
+            fixed = !fixed;
+        }
         let k = rng.below(keys);
         let v = rng.below(4);
         match rng.below(10) {
@@ -128,6 +153,116 @@ fn run(mode: KeyMode, shards: usize, seed: u64, steps: usize, keys: u64) {
         cur = t.next(h, &k, |o| o.key().to_vec()).unwrap();
     }
     assert_eq!(keys_seen, m.len());
+    if fixed {
+        t.unfix();
+        t.check_invariants();
+        assert_eq!(t.kept(), 0);
+    }
+}
+
+#[test]
+fn every_mode_matches_model_through_fixations() {
+    for (i, mode) in [KeyMode::Unique, KeyMode::Bag, KeyMode::Duplicates]
+        .into_iter()
+        .enumerate()
+    {
+        run_with_fixations(mode, 4, 0xF1_0000 + i as u64, 20_000, 300, true);
+    }
+}
+
+/// Walks a fixed table with first/next, deleting every key right after visiting it (and
+/// inserting new ones): every original key is visited exactly once, `next` accepts the
+/// deleted keys, and the unfix frees the tombstones.
+#[test]
+fn next_accepts_keys_deleted_while_fixed() {
+    for mode in [KeyMode::Unique, KeyMode::Bag, KeyMode::Duplicates] {
+        let t = HashTable::new(mode, 8);
+        let n = 5_000;
+        for k in 0..n {
+            t.insert(obj(k, 1));
+            if mode != KeyMode::Unique {
+                t.insert(obj(k, 2));
+            }
+        }
+        t.fix();
+        let mut seen = std::collections::HashSet::new();
+        let mut cur = t.first(|o| o.key().to_vec());
+        let mut fresh = n;
+        while let Some(k) = cur {
+            assert!(seen.insert(k.clone()), "a key seen twice");
+            let h = crate::term::hash_key(&k);
+            t.take(h, &k);
+            t.insert(obj(fresh, 0));
+            fresh += 1;
+            cur = t.next(h, &k, |o| o.key().to_vec()).unwrap();
+        }
+        let originals = (0..n).filter(|k| seen.contains(&key_of(*k).1)).count();
+        assert_eq!(originals, n as usize, "every original key visited");
+        // Every visited key was deleted (the new ones too): one tombstone each.
+        assert_eq!(t.kept(), seen.len());
+        t.check_invariants();
+        // A deleted key that is inserted again takes its tombstone's place.
+        t.insert(obj(0, 9));
+        assert_eq!(t.kept(), seen.len() - 1);
+        t.unfix();
+        assert_eq!(t.kept(), 0);
+        t.check_invariants();
+        // Unfixed, a deleted key is an error again.
+        let (h, k) = key_of(1);
+        assert!(t.next(h, &k, |_| ()).is_err());
+    }
+}
+
+#[test]
+fn partial_bag_delete_leaves_no_tombstone() {
+    let t = HashTable::new(KeyMode::Bag, 1);
+    t.insert(obj(1, 1));
+    t.insert(obj(1, 2));
+    t.fix();
+    t.delete_object(&obj(1, 1));
+    assert_eq!(t.kept(), 0);
+    assert_eq!(vals(&t, 1), vec![2]);
+    t.delete_object(&obj(1, 2));
+    assert_eq!(t.kept(), 1);
+    assert_eq!(vals(&t, 1), Vec::<i64>::new());
+    let (h, k) = key_of(1);
+    assert!(!t.member(h, &k));
+    assert!(t.next(h, &k, |_| ()).is_ok());
+    t.check_invariants();
+    t.unfix();
+    assert_eq!(t.kept(), 0);
+}
+
+#[test]
+fn clear_while_fixed_keeps_old_keys_for_next() {
+    let t = HashTable::new(KeyMode::Unique, 4);
+    for k in 0..1000 {
+        t.insert(obj(k, k));
+    }
+    t.fix();
+    let first = t.first(|o| o.key().to_vec()).unwrap();
+    assert!(t.clear().is_empty(), "nothing freed while fixed");
+    assert_eq!(t.len(), 0);
+    assert_eq!(t.kept(), 1000);
+    let h = crate::term::hash_key(&first);
+    assert_eq!(t.next(h, &first, |_| ()).unwrap(), None);
+    // New objects after the clear are found from an old key's place or later.
+    t.insert(obj(5000, 0));
+    let mut found = 0;
+    let mut cur = Some(first);
+    while let Some(k) = cur {
+        let h = crate::term::hash_key(&k);
+        cur = t.next(h, &k, |o| o.key().to_vec()).unwrap();
+        found += cur.is_some() as usize;
+    }
+    assert!(found <= 1);
+    // A second clear while still fixed keeps both generations.
+    t.clear();
+    assert_eq!(t.kept(), 1001);
+    t.unfix();
+    assert_eq!(t.kept(), 0);
+    assert_eq!(t.len(), 0);
+    t.check_invariants();
 }
 
 #[test]
@@ -204,7 +339,8 @@ fn chains_stay_short() {
     for k in 0..200_000 {
         t.insert(obj(k, k));
     }
-    let (buckets, longest) = t.chain_stats();
+    let st = t.chain_stats();
+    let (buckets, longest) = (st.buckets, st.max);
     assert!(buckets * 2 >= 200_000 / 2, "too few buckets: {buckets}");
     assert!(longest < 16, "longest chain {longest}");
 }

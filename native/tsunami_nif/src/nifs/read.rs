@@ -184,11 +184,15 @@ fn tab2list_chunk<'a>(env: Env<'a>, tab: Term<'a>, cont: Term<'a>) -> NifResult<
         Ok(t) => out.push(t),
         Err(e) => err = Some(e),
     });
+    let more = next.is_some() && err.is_none();
+    if more {
+        *pos_slot = next;
+    } else {
+        cursor.finish();
+    }
     if let Some(e) = err {
         return Err(e);
     }
-    let more = next.is_some();
-    *pos_slot = next;
     let list = convert::make_list(env, &out);
     Ok(match more {
         true => (list, cursor.encode(env)).encode(env),

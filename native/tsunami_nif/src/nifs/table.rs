@@ -7,6 +7,7 @@ use crate::error::{badarg, raise, NifResult, OrRaise};
 use crate::options::{self, parse_heir, protection_atom, type_atom, write_concurrency_term};
 use crate::resource::{self, handle_of, with_table, Handle, TableRes, REGISTRY};
 use rustler::{Atom, Encoder, Env, LocalPid, Term};
+use tsunami_core::backend::{Stats, Storage};
 use tsunami_core::table::Heir;
 use tsunami_core::Cause;
 
@@ -128,19 +129,44 @@ fn item<'a>(env: Env<'a>, h: &Handle, item: &str, node: Term<'a>) -> Option<Term
             }
         }
         "binary" => Vec::<Term>::new().encode(env),
-        "stats" => {
-            let (stripes, buckets, longest_chain) = storage.stats();
-            (
-                stripes,
-                buckets,
-                longest_chain,
-                storage.len(),
-                storage.memory_bytes(),
-            )
-                .encode(env)
-        }
+        "stats" => stats_term(env, storage),
         _ => return None,
     })
+}
+
+/// `info(T, stats)`. Hash tables, in the shape of ETS's: `{Buckets, MeanChain,
+/// StdDevChain, ExpectedStdDev, MinChain, MaxChain, KeptObjects, LockStripes}` (kept:
+/// objects deleted while the table is fixed, freed when it is unfixed). `ordered_set`:
+/// `{BaseNodes, 0, 0, Size, MemoryBytes}`.
+fn stats_term<'a>(env: Env<'a>, storage: &Storage) -> Term<'a> {
+    match storage.stats() {
+        Stats::Hash {
+            shards,
+            chains: c,
+            kept,
+        } => {
+            let n = c.buckets.max(1) as f64;
+            let mean = c.sum as f64 / n;
+            let var = (c.sum_sq as f64 / n - mean * mean).max(0.0);
+            // A uniform hash puts a binomial number of objects in each bucket.
+            let expected = (mean * (1.0 - 1.0 / n)).max(0.0).sqrt();
+            let min = if c.buckets == 0 { 0 } else { c.min };
+            let items = [
+                c.buckets.encode(env),
+                mean.encode(env),
+                var.sqrt().encode(env),
+                expected.encode(env),
+                min.encode(env),
+                c.max.encode(env),
+                kept.encode(env),
+                shards.encode(env),
+            ];
+            rustler::types::tuple::make_tuple(env, &items)
+        }
+        Stats::Tree { base_nodes } => {
+            (base_nodes, 0, 0, storage.len(), storage.memory_bytes()).encode(env)
+        }
+    }
 }
 
 #[rustler::nif]
@@ -170,6 +196,12 @@ fn info_item<'a>(
         return Ok(atoms::undefined().encode(env));
     };
     let name = what.atom_to_string().map_err(|_| badarg())?;
+    if matches!(
+        name.as_str(),
+        "fixed" | "safe_fixed" | "safe_fixed_monotonic_time" | "stats"
+    ) {
+        resource::release_dead_fixers(env, &h);
+    }
     match item(env, &h, &name, node) {
         Some(v) => Ok(v),
         None if h.table.is_deleted() => Ok(atoms::undefined().encode(env)),

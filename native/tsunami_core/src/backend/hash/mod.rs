@@ -24,6 +24,14 @@
 //! position stays valid. Unfixed `next/2` may miss or repeat objects under concurrent
 //! resizing, which `:ets` also allows.
 //!
+//! Deleting while fixed keeps the deleted key's place, as ETS's pseudo-deleted objects
+//! do: the object leaves the chain and a *tombstone* (just the key, flagged dead) takes
+//! its spot, invisible to every read but found by `next/2`, which goes on from there; a
+//! later insert of the key takes the tombstone's place. `delete_all_objects` while fixed
+//! moves each shard's contents to a *ghost* with the same bucket layout, where `next/2`
+//! still finds the old keys. The last `unfix` sweeps tombstones (only the buckets that
+//! got one) and ghosts. `info(T, stats)` reports how many objects are kept so.
+//!
 //! ## Bag order
 //! Objects with the same key sit next to each other in one chain, in insertion order; a new
 //! one goes right after the last of its key.
@@ -37,6 +45,17 @@ use crate::sync::atomic::{AtomicUsize, Ordering};
 use crate::sync::{CachePadded, RwLock};
 use crate::term::Obj;
 use shard::Shard;
+
+/// Chain-length figures: bucket count, shortest and longest chain, sum and sum of squares
+/// of the lengths (objects, tombstones not counted).
+#[derive(Debug, Clone, Copy)]
+pub struct ChainStats {
+    pub buckets: usize,
+    pub min: usize,
+    pub max: usize,
+    pub sum: usize,
+    pub sum_sq: usize,
+}
 
 /// A lock-striped linear hash table.
 pub struct HashTable {
@@ -93,8 +112,39 @@ impl HashTable {
         self.fixed.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Releases one fixation. The last one sweeps out the tombstones and ghosts that
+    /// deletions left while the table was fixed.
     pub fn unfix(&self) {
-        self.fixed.fetch_sub(1, Ordering::AcqRel);
+        if self.fixed.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.sweep();
+        }
+    }
+
+    /// Frees what fixations kept, shard by shard. A shard fixed again meanwhile is left
+    /// alone (checked under its lock, which every deletion also holds: a tombstone made
+    /// under a new fixation is never swept while that fixation lasts); the next unfix
+    /// sweeps it.
+    fn sweep(&self) {
+        let mut garbage = Vec::new();
+        for s in self.shards.iter() {
+            if s.read().kept() == 0 {
+                continue;
+            }
+            let mut shard = s.write();
+            if !self.resizable() {
+                break;
+            }
+            garbage.extend(shard.sweep());
+            shard.shrink_if_needed();
+        }
+        let n = garbage.len();
+        crate::reaper::dispose(garbage, n);
+    }
+
+    /// Objects kept for fixations: tombstones of deleted keys and contents cleared while
+    /// fixed (`info(T, stats)`).
+    pub fn kept(&self) -> usize {
+        self.shards.iter().map(|s| s.read().kept()).sum()
     }
 
     pub fn is_fixed(&self) -> bool {
@@ -156,8 +206,9 @@ impl HashTable {
     /// Removes every object with this key and returns them (in insertion order).
     pub fn take(&self, hash: u64, key: &[u8]) -> Garbage {
         let mut shard = self.shards[self.shard_of(hash)].write();
-        let out = shard.remove_where(self.bucket_hash(hash), |o| o.has_key(hash, key));
-        if self.resizable() {
+        let fixed = !self.resizable();
+        let out = shard.remove_where(self.bucket_hash(hash), fixed, |o| o.has_key(hash, key));
+        if !fixed {
             shard.shrink_if_needed();
         }
         out
@@ -167,7 +218,8 @@ impl HashTable {
     pub fn delete_object(&self, obj: &Obj) -> Garbage {
         let h = obj.hash();
         let mut shard = self.shards[self.shard_of(h)].write();
-        let out = shard.remove_where(self.bucket_hash(h), |o| {
+        let fixed = !self.resizable();
+        let out = shard.remove_where(self.bucket_hash(h), fixed, |o| {
             o.has_key(h, obj.key()) && crate::term::same(o.body(), obj.body())
         });
         if self.resizable() {
@@ -215,8 +267,16 @@ impl HashTable {
 
     /// Empties the table atomically (all shard locks held at once) and returns the old
     /// contents, for the caller to free off its path.
+    ///
+    /// While the table is fixed the old contents stay as ghosts of each shard (same
+    /// bucket layout), so keys removed here are still accepted by `next/2` until the
+    /// table is unfixed; nothing is returned then.
     pub fn clear(&self) -> Vec<Shard> {
         let mut guards: Vec<_> = self.shards.iter().map(|s| s.write()).collect();
+        if !self.resizable() {
+            guards.iter_mut().for_each(|g| g.clear_to_ghost());
+            return Vec::new();
+        }
         guards
             .iter_mut()
             .map(|g| std::mem::replace(&mut **g, Shard::new(self.shard_bits)))
@@ -323,16 +383,27 @@ impl HashTable {
         }
     }
 
-    /// Total buckets and the longest chain (for `info(T, stats)` and tests).
-    pub fn chain_stats(&self) -> (usize, usize) {
-        self.shards.iter().fold((0, 0), |(b, l), s| {
+    /// Chain lengths over all buckets (for `info(T, stats)` and tests).
+    pub fn chain_stats(&self) -> ChainStats {
+        let mut st = ChainStats {
+            buckets: 0,
+            min: usize::MAX,
+            max: 0,
+            sum: 0,
+            sum_sq: 0,
+        };
+        for s in self.shards.iter() {
             let s = s.read();
-            let longest = (0..s.bucket_count())
-                .map(|i| s.for_bucket(i, |_| ()))
-                .max()
-                .unwrap_or(0);
-            (b + s.bucket_count(), l.max(longest))
-        })
+            for i in 0..s.bucket_count() {
+                let len = s.for_bucket(i, |_| ());
+                st.buckets += 1;
+                st.min = st.min.min(len);
+                st.max = st.max.max(len);
+                st.sum += len;
+                st.sum_sq += len * len;
+            }
+        }
+        st
     }
 
     /// Checks the structure of every shard (tests and debug builds).

@@ -22,10 +22,18 @@ pub struct Shard {
     segments: Vec<Box<[Chain]>>,
     level: u32,
     split: usize,
+    /// Live objects (tombstones not counted).
     count: usize,
+    /// Heap bytes of objects and tombstones.
     bytes: usize,
     /// Low hash bits that chose the shard; shifted out to get a bucket hash.
     shard_bits: u32,
+    /// Tombstones in the chains, and the buckets that may hold them (for the sweep).
+    dead: usize,
+    dead_buckets: Vec<usize>,
+    /// Contents removed by `clear` while the table was fixed, kept (with this shard's
+    /// layout) so `next/2` still accepts their keys until the sweep.
+    ghosts: Vec<Shard>,
 }
 
 /// Segment index and offset of bucket `i`.
@@ -67,7 +75,119 @@ impl Shard {
             count: 0,
             bytes: 0,
             shard_bits,
+            dead: 0,
+            dead_buckets: Vec::new(),
+            ghosts: Vec::new(),
         }
+    }
+
+    /// An empty shard with this one's bucket layout (same level, split pointer and
+    /// segments), so bucket numbers mean the same in both.
+    pub fn empty_like(&self) -> Shard {
+        let mut s = Shard::new(self.shard_bits);
+        s.level = self.level;
+        s.split = self.split;
+        s.segments = (1..=self.segments.len()).map(new_segment).collect();
+        s
+    }
+
+    /// Tombstones and ghost objects kept for a fixation (`info(T, stats)`).
+    pub fn kept(&self) -> usize {
+        self.dead
+            + self
+                .ghosts
+                .iter()
+                .map(|g| g.count + g.kept())
+                .sum::<usize>()
+    }
+
+    /// Empties the shard into a ghost, keeping the layout: `clear` while fixed.
+    pub fn clear_to_ghost(&mut self) {
+        let fresh = self.empty_like();
+        let mut old = std::mem::replace(self, fresh);
+        self.ghosts = std::mem::take(&mut old.ghosts);
+        self.ghosts.push(old);
+    }
+
+    /// Drops every tombstone and ghost (the table is no longer fixed). Returns what to free.
+    pub fn sweep(&mut self) -> Garbage {
+        let mut garbage = Vec::new();
+        let mut buckets = std::mem::take(&mut self.dead_buckets);
+        buckets.sort_unstable();
+        buckets.dedup();
+        for i in buckets {
+            if self.dead == 0 {
+                break;
+            }
+            if i >= self.bucket_count() {
+                continue;
+            }
+            let mut kept = Vec::new();
+            let mut cur = self.bucket_mut(i).take();
+            while let Some(mut o) = cur {
+                cur = o.next_mut().take();
+                if o.is_dead() {
+                    self.dead -= 1;
+                    self.bytes -= o.heap_bytes();
+                    garbage.push(o);
+                } else {
+                    kept.push(o);
+                }
+            }
+            *self.bucket_mut(i) = relink(kept);
+        }
+        if self.dead > 0 {
+            // Tombstones that a resize moved away from their recorded bucket.
+            for i in 0..self.bucket_count() {
+                let mut kept = Vec::new();
+                let mut cur = self.bucket_mut(i).take();
+                while let Some(mut o) = cur {
+                    cur = o.next_mut().take();
+                    if o.is_dead() {
+                        self.dead -= 1;
+                        self.bytes -= o.heap_bytes();
+                        garbage.push(o);
+                    } else {
+                        kept.push(o);
+                    }
+                }
+                *self.bucket_mut(i) = relink(kept);
+            }
+        }
+        for ghost in std::mem::take(&mut self.ghosts) {
+            garbage.extend(ghost.into_objects());
+        }
+        garbage
+    }
+
+    /// Every object and tombstone, unlinked (to be freed).
+    fn into_objects(mut self) -> Garbage {
+        let mut out = Vec::new();
+        for i in 0..self.bucket_count() {
+            let mut cur = self.bucket_mut(i).take();
+            while let Some(mut o) = cur {
+                cur = o.next_mut().take();
+                out.push(o);
+            }
+        }
+        for ghost in std::mem::take(&mut self.ghosts) {
+            out.extend(ghost.into_objects());
+        }
+        out
+    }
+
+    /// Whether a ghost holds this key at bucket `i`'s address.
+    fn ghost_has(&self, bh: u64, hash: u64, key: &[u8]) -> bool {
+        self.ghosts.iter().any(|g| {
+            let mut cur = g.bucket(g.address(bh));
+            while let Some(n) = cur {
+                if n.has_key(hash, key) {
+                    return true;
+                }
+                cur = n.next();
+            }
+            g.ghost_has(bh, hash, key)
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -114,7 +234,7 @@ impl Shard {
         let mut cur = self.bucket(self.address(bh));
         while let Some(n) = cur {
             if n.has_key(hash, key) {
-                return true;
+                return !n.is_dead();
             }
             cur = n.next();
         }
@@ -126,6 +246,9 @@ impl Shard {
         let mut in_run = false;
         while let Some(n) = cur {
             if n.has_key(hash, key) {
+                if n.is_dead() {
+                    return; // a tombstone stands alone for its key
+                }
                 f(n);
                 in_run = true;
             } else if in_run {
@@ -135,13 +258,15 @@ impl Shard {
         }
     }
 
-    /// Calls `f` on every object of bucket `i`; returns how many.
+    /// Calls `f` on every object of bucket `i` (not tombstones); returns how many.
     pub fn for_bucket(&self, i: usize, mut f: impl FnMut(&Obj)) -> usize {
         let mut n = 0;
         let mut cur = self.bucket(i);
         while let Some(node) = cur {
-            f(node);
-            n += 1;
+            if !node.is_dead() {
+                f(node);
+                n += 1;
+            }
             cur = node.next();
         }
         n
@@ -149,11 +274,14 @@ impl Shard {
 
     /// First object in bucket `from` or later.
     pub fn first_from(&self, from: usize) -> Option<&Obj> {
-        (from..self.bucket_count()).find_map(|i| self.bucket(i).as_ref())
+        (from..self.bucket_count()).find_map(|i| first_live(self.bucket(i)))
     }
 
     /// The first object after the run of `key`: `Ok(obj)` in the same bucket, `Err(i)` to
-    /// continue at bucket `i`, `None` when the key is absent.
+    /// continue at bucket `i`, `None` when the key is absent. A key deleted while the
+    /// table is fixed still has its place (a tombstone), or, when `clear` removed it, a
+    /// ghost: then the walk goes on from the start of its bucket (everything there came
+    /// after the clear).
     pub fn after_key(&self, bh: u64, hash: u64, key: &[u8]) -> Option<Result<&Obj, usize>> {
         let i = self.address(bh);
         let mut cur = self.bucket(i);
@@ -161,13 +289,19 @@ impl Shard {
         while let Some(n) = cur {
             if n.has_key(hash, key) {
                 found = true;
-            } else if found {
+            } else if found && !n.is_dead() {
                 return Some(Ok(n));
             }
             cur = n.next();
         }
         if !found {
-            return None;
+            if !self.ghost_has(bh, hash, key) {
+                return None;
+            }
+            return Some(match self.first_from(i) {
+                Some(obj) => Ok(obj),
+                None => Err(self.bucket_count()),
+            });
         }
         Some(match self.first_from(i + 1) {
             Some(obj) => Ok(obj),
@@ -185,8 +319,17 @@ impl Shard {
         let mut slot: &mut Chain = self.bucket_mut(i);
         let mut in_run = false;
         let mut removed: Option<Obj> = None;
+        let mut tombstone: Option<Obj> = None;
         loop {
             match slot {
+                Some(cur) if cur.has_key(hash, obj.key()) && cur.is_dead() => {
+                    // The key comes back to the place it had before it was deleted.
+                    let mut old = slot.take().expect("matched Some");
+                    *obj.next_mut() = old.next_mut().take();
+                    *slot = Some(obj);
+                    tombstone = Some(old);
+                    break;
+                }
                 Some(cur) if cur.has_key(hash, obj.key()) => {
                     in_run = true;
                     match mode {
@@ -220,21 +363,79 @@ impl Shard {
             self.bytes -= old.heap_bytes();
             garbage.push(old);
         }
+        if let Some(t) = tombstone {
+            self.dead -= 1;
+            self.bytes -= t.heap_bytes();
+            garbage.push(t);
+        }
     }
 
     /// Removes the objects of bucket-hash `bh`'s bucket for which `pred` holds, keeping the
-    /// rest in order. Returns the removed ones in order.
-    pub fn remove_where(&mut self, bh: u64, mut pred: impl FnMut(&Obj) -> bool) -> Garbage {
+    /// rest in order. Returns the removed ones in order. With `keep_places` (the table is
+    /// fixed), a key that loses all its objects leaves a tombstone where its first one
+    /// was, so `next/2` still finds its place.
+    pub fn remove_where(
+        &mut self,
+        bh: u64,
+        keep_places: bool,
+        mut pred: impl FnMut(&Obj) -> bool,
+    ) -> Garbage {
         let i = self.address(bh);
         let mut removed = Vec::new();
         let mut kept = Vec::new();
         let mut cur = self.bucket_mut(i).take();
-        while let Some(mut o) = cur {
-            cur = o.next_mut().take();
-            if pred(&o) {
-                removed.push(o);
-            } else {
-                kept.push(o);
+        if !keep_places {
+            while let Some(mut o) = cur {
+                cur = o.next_mut().take();
+                if !o.is_dead() && pred(&o) {
+                    removed.push(o);
+                } else {
+                    kept.push(o);
+                }
+            }
+        } else {
+            // Run by run (a key's objects are contiguous).
+            let mut tombstones = 0;
+            let mut tomb_bytes = 0;
+            let mut run_start = 0;
+            let mut run_removed = false;
+            let mut run_kept = false;
+            let mut run_key: Option<(u64, Vec<u8>)> = None;
+            loop {
+                let next = cur.as_mut().map(|o| o.next_mut().take());
+                let o = cur.take();
+                let same_run = match (&o, &run_key) {
+                    (Some(o), Some((h, k))) => o.has_key(*h, k),
+                    _ => false,
+                };
+                if !same_run {
+                    // Close the previous run.
+                    if run_removed && !run_kept {
+                        let (h, k) = run_key.take().expect("a run has a key");
+                        let t = Obj::tombstone(h, &k);
+                        tomb_bytes += t.heap_bytes();
+                        kept.insert(run_start, t);
+                        tombstones += 1;
+                    }
+                    run_start = kept.len();
+                    run_removed = false;
+                    run_kept = false;
+                    run_key = o.as_ref().map(|o| (o.hash(), o.key().to_vec()));
+                }
+                let Some(o) = o else { break };
+                if !o.is_dead() && pred(&o) {
+                    run_removed = true;
+                    removed.push(o);
+                } else {
+                    run_kept = true;
+                    kept.push(o);
+                }
+                cur = next.flatten();
+            }
+            if tombstones > 0 {
+                self.dead += tombstones;
+                self.bytes += tomb_bytes;
+                self.dead_buckets.push(i);
             }
         }
         *self.bucket_mut(i) = relink(kept);
@@ -259,7 +460,7 @@ impl Shard {
         while cur.as_ref().is_some_and(|o| !o.has_key(hash, key)) {
             cur = cur.as_mut().expect("checked Some").next_mut();
         }
-        let Some(obj) = cur.as_mut() else {
+        let Some(obj) = cur.as_mut().filter(|o| !o.is_dead()) else {
             return Ok(None);
         };
         let before = obj.heap_bytes();
@@ -347,9 +548,11 @@ impl Shard {
     /// right, a key's objects contiguous, no duplicate keys in `Unique` mode.
     pub fn check_invariants(&self, mode: KeyMode, in_shard: impl Fn(u64) -> bool) {
         let mut n = 0;
+        let mut dead = 0;
         for i in 0..self.bucket_count() {
             let mut cur = self.bucket(i);
             let mut keys: Vec<&[u8]> = Vec::new();
+            let mut last_dead = false;
             while let Some(node) = cur {
                 assert!(in_shard(node.hash()));
                 assert_eq!(
@@ -363,14 +566,32 @@ impl Shard {
                     keys.push(k);
                 } else {
                     assert_ne!(mode, KeyMode::Unique, "duplicate key in a set");
+                    assert!(!node.is_dead() && !last_dead, "a tombstone shares its key");
                 }
-                n += 1;
+                last_dead = node.is_dead();
+                if node.is_dead() {
+                    dead += 1;
+                } else {
+                    n += 1;
+                }
                 cur = node.next();
             }
         }
         assert_eq!(n, self.count);
+        assert_eq!(dead, self.dead);
         assert!(self.bucket_count() >= MIN);
     }
+}
+
+/// The first object of a chain that is not a tombstone.
+fn first_live(mut cur: &Chain) -> Option<&Obj> {
+    while let Some(n) = cur {
+        if !n.is_dead() {
+            return Some(n);
+        }
+        cur = n.next();
+    }
+    None
 }
 
 #[allow(clippy::vec_box)] // the nodes are relinked, not moved out of their boxes
