@@ -99,6 +99,7 @@ defmodule Tsunami.Select do
     body_key = elem(object, keypos - 1)
 
     cond do
+      body_key === {:element, keypos, :"$_"} -> true
       head_key == :_ -> false
       ground?(head_key) -> body_key === head_key or body_key === {:const, head_key}
       true -> is_atom(head_key) and body_key === head_key

@@ -14,6 +14,9 @@ pub struct Cx<'o, 'v> {
     pub vars: &'v [Val<'o>],
     pub env: &'v RunEnv<'v>,
     pub words: &'v Words,
+    /// Evaluating a body: a function that raises gives `'EXIT'` as its value, and the
+    /// body goes on (as ETS does); in a guard it fails the guard.
+    pub in_body: bool,
 }
 
 type R<'o> = Result<Val<'o>, Fail>;
@@ -51,7 +54,7 @@ impl<'o> Cx<'o, '_> {
         }
     }
 
-    fn eval(&self, e: &'o Expr) -> R<'o> {
+    fn eval_inner(&self, e: &'o Expr) -> R<'o> {
         match e {
             Expr::Var(i) => Ok(self.vars[*i].clone()),
             Expr::Whole => Ok(Val::Ref(self.obj)),
@@ -112,6 +115,18 @@ impl<'o> Cx<'o, '_> {
                 self.eval(last)
             }
             Expr::Call(f, args) => self.call(*f, args),
+        }
+    }
+
+    fn eval(&self, e: &'o Expr) -> R<'o> {
+        match self.eval_inner(e) {
+            Err(Fail::Error)
+                if self.in_body
+                    && matches!(e, Expr::Call(..) | Expr::AndAlso(_) | Expr::OrElse(_)) =>
+            {
+                Ok(Val::imm(self.words.exit))
+            }
+            r => r,
         }
     }
 

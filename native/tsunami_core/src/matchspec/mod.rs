@@ -18,7 +18,8 @@
 //! owned encodings for built terms), and only what the body returns is decoded by the NIF.
 //!
 //! Semantics follow ETS: clauses are tried in order; a guard that raises fails its clause
-//! (the next one is tried); a body that raises yields the atom `'EXIT'`. Heads match with
+//! (the next one is tried); in a body, a function that raises yields the atom `'EXIT'`
+//! as its value and evaluation goes on. Heads match with
 //! `=:=` (also in `ordered_set`), comparisons use term order with `==` semantics.
 //!
 //! ## What needs the VM
@@ -220,17 +221,19 @@ impl MatchSpec {
                 Ok(false) => continue,
                 Err(_) => return Outcome::Fallback,
             }
-            let cx = eval::Cx {
+            let mut cx = eval::Cx {
                 obj,
                 vars,
                 env,
                 words: &self.words,
+                in_body: false,
             };
             match cx.guards(&c.guards) {
                 Ok(true) => {}
                 Ok(false) | Err(Fail::Error) => continue,
                 Err(Fail::Vm) => return Outcome::Fallback,
             }
+            cx.in_body = true;
             return match cx.body(&c.body) {
                 Ok(v) => Outcome::Result(v),
                 Err(Fail::Error) => Outcome::Result(Val::imm(self.words.exit)),

@@ -215,7 +215,10 @@ fn bodies_build_terms_and_raise_exit() {
         run(&s, &T(vec![I(1), A("a")])),
         &T(vec![A("a"), I(2), T(vec![I(1), A("a")])]),
     );
-    same(run(&s, &T(vec![A("a"), I(1)])), &A("EXIT"));
+    same(
+        run(&s, &T(vec![A("a"), I(1)])),
+        &T(vec![I(1), A("EXIT"), T(vec![A("a"), I(1)])]),
+    );
 
     let s = ms(L(vec![clause(
         T(vec![v(1), v(2)]),
