@@ -37,6 +37,9 @@ pub struct Position {
     pub bucket: usize,
 }
 
+/// A predicate true for the keys before a range start (see [`catree::range::From::Seek`]).
+pub type Seek<'a> = &'a dyn Fn(&[u8]) -> bool;
+
 /// Where a chunked traversal resumes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resume {
@@ -242,7 +245,7 @@ impl Storage {
     pub fn visit_while(
         &self,
         at: &Resume,
-        seek: Option<&dyn Fn(&[u8]) -> bool>,
+        seek: Option<Seek>,
         max: usize,
         mut f: impl FnMut(&Obj) -> bool,
     ) -> Option<Resume> {

@@ -298,7 +298,8 @@ pub fn compile(spec: &[u8], words: Words) -> Option<MatchSpec> {
         collect_vars(head, &mut numbers);
         numbers.sort_unstable();
         numbers.dedup();
-        let slots: BTreeMap<u32, usize> = numbers.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+        let slots: BTreeMap<u32, usize> =
+            numbers.iter().enumerate().map(|(i, &n)| (n, i)).collect();
         let mut h = HeadCx {
             spec,
             slots,

@@ -42,7 +42,11 @@ impl<'o> Cx<'o, '_> {
     }
 
     fn boolean(&self, b: bool) -> Val<'static> {
-        Val::imm(if b { self.words.true_ } else { self.words.false_ })
+        Val::imm(if b {
+            self.words.true_
+        } else {
+            self.words.false_
+        })
     }
 
     /// `Some(b)` for the atoms `true`/`false`, `Error` otherwise.
@@ -80,7 +84,10 @@ impl<'o> Cx<'o, '_> {
                 Ok(Val::Own(w.buf))
             }
             Expr::List(es, tail) => {
-                let items = es.iter().map(|e| self.eval(e)).collect::<Result<Vec<_>, _>>()?;
+                let items = es
+                    .iter()
+                    .map(|e| self.eval(e))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let tail = self.eval(tail)?;
                 Ok(Val::Own(cons(&items, tail.bytes())))
             }
@@ -343,7 +350,11 @@ impl<'o> Cx<'o, '_> {
             Bnot => Ok(Val::int(!int(arg(0)?.bytes())?)),
             Bsl | Bsr => {
                 let (x, s) = (int(arg(0)?.bytes())?, int(arg(1)?.bytes())?);
-                let s = if f == Bsr { s.checked_neg().ok_or(Fail::Vm)? } else { s };
+                let s = if f == Bsr {
+                    s.checked_neg().ok_or(Fail::Vm)?
+                } else {
+                    s
+                };
                 Ok(Val::int(shift_left(x, s)?))
             }
             Gt | Ge | Lt | Le | Min | Max => {
@@ -355,8 +366,20 @@ impl<'o> Cx<'o, '_> {
                     Lt => self.boolean(o == Ordering::Less),
                     Le => self.boolean(o != Ordering::Greater),
                     // Equal terms: the first argument (as erlang:min/max).
-                    Min => if o == Ordering::Greater { b } else { a },
-                    _ => if o == Ordering::Less { b } else { a },
+                    Min => {
+                        if o == Ordering::Greater {
+                            b
+                        } else {
+                            a
+                        }
+                    }
+                    _ => {
+                        if o == Ordering::Less {
+                            b
+                        } else {
+                            a
+                        }
+                    }
                 })
             }
             EqExact | NeExact => {

@@ -207,8 +207,9 @@ impl MatchSpec {
 
     /// Runs the clauses over one encoded object.
     pub fn run<'o>(&'o self, obj: &'o [u8], env: &RunEnv) -> Outcome<'o> {
+        // Filled once per object: a clause's head binds every slot before any is read.
+        let mut stack: [Val<'o>; STACK_VARS] = std::array::from_fn(|_| Val::Ref(&[]));
         for c in &self.clauses {
-            let mut stack: [Val<'o>; STACK_VARS] = std::array::from_fn(|_| Val::Ref(&[]));
             let mut heap: Vec<Val<'o>>;
             let vars: &mut [Val<'o>] = if c.vars <= STACK_VARS {
                 &mut stack[..c.vars]

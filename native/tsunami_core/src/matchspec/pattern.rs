@@ -72,7 +72,9 @@ fn matches<'o>(
                         vars[*i] = Val::Own(sublist(rest, &b[q..e]));
                         Some(e)
                     }
-                    Pat::Check(i) => eq_exact(vars[*i].bytes(), &sublist(rest, &b[q..e])).then_some(e),
+                    Pat::Check(i) => {
+                        eq_exact(vars[*i].bytes(), &sublist(rest, &b[q..e])).then_some(e)
+                    }
                     Pat::Lit(l) => eq_exact(l, &sublist(rest, &b[q..e])).then_some(e),
                     _ => None,
                 }

@@ -22,16 +22,74 @@ enum E {
 use E::*;
 
 const ATOMS: &[&str] = &[
-    "false", "true", "EXIT", "_", "$_", "$$", "$1", "$2", "$3", "const", "a", "b", "c", "user",
-    "is_integer", "is_atom", ">", "<", "==", "=:=", "+", "-", "*", "/", "div", "rem", "element",
-    "hd", "tl", "length", "andalso", "orelse", "not", "and", "or", "xor", "map_get", "is_map_key",
-    "self", "node", "size", "band", "bsl", "abs", "float", "round", "trunc", "binary_part",
-    "is_record", "=<", ">=", "/=", "=/=", "nonode@nohost", "is_list", "is_tuple", "map_size",
-    "tuple_size", "byte_size", "bnot", "x",
+    "false",
+    "true",
+    "EXIT",
+    "_",
+    "$_",
+    "$$",
+    "$1",
+    "$2",
+    "$3",
+    "const",
+    "a",
+    "b",
+    "c",
+    "user",
+    "is_integer",
+    "is_atom",
+    ">",
+    "<",
+    "==",
+    "=:=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "div",
+    "rem",
+    "element",
+    "hd",
+    "tl",
+    "length",
+    "andalso",
+    "orelse",
+    "not",
+    "and",
+    "or",
+    "xor",
+    "map_get",
+    "is_map_key",
+    "self",
+    "node",
+    "size",
+    "band",
+    "bsl",
+    "abs",
+    "float",
+    "round",
+    "trunc",
+    "binary_part",
+    "is_record",
+    "=<",
+    ">=",
+    "/=",
+    "=/=",
+    "nonode@nohost",
+    "is_list",
+    "is_tuple",
+    "map_size",
+    "tuple_size",
+    "byte_size",
+    "bnot",
+    "x",
 ];
 
 fn word(name: &str) -> u64 {
-    let i = ATOMS.iter().position(|a| *a == name).expect("atom in ATOMS") as u64;
+    let i = ATOMS
+        .iter()
+        .position(|a| *a == name)
+        .expect("atom in ATOMS") as u64;
     // Reverse alphabetical-ish words: order must come from names, not words.
     ((1000 - i) << 6) | 0x0B
 }
@@ -130,12 +188,23 @@ fn v(n: u32) -> E {
 
 #[test]
 fn heads_bind_check_and_literals() {
-    let s = ms(L(vec![clause(T(vec![v(1), v(1), A("_")]), vec![], vec![A("$$")])]));
+    let s = ms(L(vec![clause(
+        T(vec![v(1), v(1), A("_")]),
+        vec![],
+        vec![A("$$")],
+    )]));
     same(run(&s, &T(vec![I(1), I(1), A("x")])), &L(vec![I(1)]));
-    assert!(run(&s, &T(vec![I(1), F(1.0), A("x")])).is_none(), "=:= in heads");
+    assert!(
+        run(&s, &T(vec![I(1), F(1.0), A("x")])).is_none(),
+        "=:= in heads"
+    );
     assert!(run(&s, &T(vec![I(1), I(1)])).is_none(), "arity");
 
-    let s = ms(L(vec![clause(T(vec![A("a"), v(2), v(1)]), vec![], vec![A("$$")])]));
+    let s = ms(L(vec![clause(
+        T(vec![A("a"), v(2), v(1)]),
+        vec![],
+        vec![A("$$")],
+    )]));
     same(run(&s, &T(vec![A("a"), I(2), I(3)])), &L(vec![I(3), I(2)]));
     assert!(run(&s, &T(vec![A("b"), I(2), I(3)])).is_none());
 }
@@ -147,7 +216,10 @@ fn list_and_map_patterns() {
         vec![],
         vec![v(2)],
     )]));
-    same(run(&s, &T(vec![L(vec![I(1), I(2), I(3)])])), &L(vec![I(2), I(3)]));
+    same(
+        run(&s, &T(vec![L(vec![I(1), I(2), I(3)])])),
+        &L(vec![I(2), I(3)]),
+    );
     same(run(&s, &T(vec![Li(vec![I(1)], Box::new(I(2)))])), &I(2));
     assert!(run(&s, &T(vec![L(vec![])])).is_none());
 
@@ -243,7 +315,10 @@ fn builtins() {
     let body = |e: E| ms(L(vec![clause(T(vec![v(1), v(2)]), vec![], vec![e])]));
     let obj = T(vec![L(vec![I(1), I(2), I(3)]), B(b"hello")]);
     same(run(&body(T(vec![A("hd"), v(1)])), &obj), &I(1));
-    same(run(&body(T(vec![A("tl"), v(1)])), &obj), &L(vec![I(2), I(3)]));
+    same(
+        run(&body(T(vec![A("tl"), v(1)])), &obj),
+        &L(vec![I(2), I(3)]),
+    );
     same(run(&body(T(vec![A("length"), v(1)])), &obj), &I(3));
     same(run(&body(T(vec![A("size"), v(2)])), &obj), &I(5));
     same(run(&body(T(vec![A("byte_size"), v(2)])), &obj), &I(5));
@@ -251,8 +326,14 @@ fn builtins() {
         run(&body(T(vec![A("binary_part"), v(2), I(1), I(-1)])), &obj),
         &B(b"h"),
     );
-    same(run(&body(T(vec![A("element"), I(2), A("$_")])), &obj), &B(b"hello"));
-    same(run(&body(T(vec![A("element"), I(3), A("$_")])), &obj), &A("EXIT"));
+    same(
+        run(&body(T(vec![A("element"), I(2), A("$_")])), &obj),
+        &B(b"hello"),
+    );
+    same(
+        run(&body(T(vec![A("element"), I(3), A("$_")])), &obj),
+        &A("EXIT"),
+    );
     same(run(&body(T(vec![A("/"), I(1), I(2)])), &obj), &F(0.5));
     same(run(&body(T(vec![A("/"), I(1), I(0)])), &obj), &A("EXIT"));
     same(run(&body(T(vec![A("rem"), I(-7), I(2)])), &obj), &I(-1));
@@ -279,7 +360,10 @@ fn builtins() {
         run(&body(T(vec![A("andalso"), A("true"), I(7)])), &obj),
         &I(7),
     );
-    same(run(&body(T(vec![A("andalso"), I(1), I(7)])), &obj), &A("EXIT"));
+    same(
+        run(&body(T(vec![A("andalso"), I(1), I(7)])), &obj),
+        &A("EXIT"),
+    );
     same(
         run(&body(T(vec![A("orelse"), A("false"), A("false")])), &obj),
         &A("false"),
@@ -311,7 +395,11 @@ fn named_and_bare_atoms_are_the_same_atom() {
 #[test]
 fn key_ranges() {
     let s = ms(L(vec![
-        clause(T(vec![T(vec![A("user"), A("_")]), A("_")]), vec![], vec![A("$_")]),
+        clause(
+            T(vec![T(vec![A("user"), A("_")]), A("_")]),
+            vec![],
+            vec![A("$_")],
+        ),
         clause(T(vec![T(vec![A("user"), I(3)]), v(1)]), vec![], vec![v(1)]),
     ]));
     let r = s.key_range(1).expect("a range");
@@ -325,7 +413,11 @@ fn key_ranges() {
     assert_eq!(r.place(&key(I(5))), Place::Below);
     assert_eq!(r.place(&key(L(vec![I(5)]))), Place::Above);
     // A clause matching any key: no range.
-    let s = ms(L(vec![clause(T(vec![v(1), A("_")]), vec![], vec![A("$_")])]));
+    let s = ms(L(vec![clause(
+        T(vec![v(1), A("_")]),
+        vec![],
+        vec![A("$_")],
+    )]));
     assert!(s.key_range(1).is_none());
 }
 

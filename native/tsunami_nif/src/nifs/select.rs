@@ -224,9 +224,12 @@ fn select_run<'a>(
     let vm = NifVm(env);
     let renv = run_env(env, &vm, &spec);
     let below = |k: &[u8]| range.as_ref().is_some_and(|r| r.place(k) == Place::Below);
-    let seek: Option<&dyn Fn(&[u8]) -> bool> = range.as_ref().map(|_| &below as _);
+    let seek: Option<tsunami_core::backend::Seek> = range.as_ref().map(|_| &below as _);
     let next = s.visit_while(&pos, seek, TRAVERSAL_CHUNK, |obj| {
-        if range.as_ref().is_some_and(|r| r.place(obj.key()) == Place::Above) {
+        if range
+            .as_ref()
+            .is_some_and(|r| r.place(obj.key()) == Place::Above)
+        {
             return false;
         }
         acc.object(&spec.ms, &renv, obj.body());
@@ -297,4 +300,3 @@ fn select_keys<'a>(
 fn select_visited() -> u64 {
     VISITED.load(Ordering::Relaxed)
 }
-

@@ -380,7 +380,11 @@ impl Avl {
 
     /// Calls `f` in key order from the first key `below` rejects (`below` must hold for
     /// a prefix of the keys in order) until `f` returns false; false if it was stopped.
-    pub fn walk_seek(&self, below: &dyn Fn(&[u8]) -> bool, mut f: impl FnMut(&Obj) -> bool) -> bool {
+    pub fn walk_seek(
+        &self,
+        below: &dyn Fn(&[u8]) -> bool,
+        mut f: impl FnMut(&Obj) -> bool,
+    ) -> bool {
         walk_seek(&self.root, below, &mut f)
     }
 

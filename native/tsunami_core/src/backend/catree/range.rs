@@ -91,7 +91,12 @@ mod tests {
             t.force_adapt(&key(k), true);
         }
         assert!(t.base_node_count() > 3);
-        for (lo, hi, max) in [(500, 510, 1000), (0, 1000, 7), (495, 800, 3), (999, 2000, 5)] {
+        for (lo, hi, max) in [
+            (500, 510, 1000),
+            (0, 1000, 7),
+            (495, 800, 3),
+            (999, 2000, 5),
+        ] {
             let below = move |k: &[u8]| small_int(k).unwrap() < lo;
             let mut seen = Vec::new();
             let mut resume = t.visit_range(From::Seek(&below), max, |o| {
