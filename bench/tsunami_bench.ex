@@ -14,6 +14,8 @@ defmodule TsunamiBench do
   @os_plain [:ordered_set, :public]
   @os_conc [:ordered_set, :public, {:write_concurrency, true}]
   @sections [:memory, :latency, :files]
+  # Match-spec workloads (TsunamiBench.Select): only with --only.
+  @select_sections [:sel_prefix, :sel_scan, :sel_delete, :sel_count]
 
   # {column, backend module tag, table options}. Tsunami is run with both option sets
   # and each variant is compared with the :ets table created with the same options.
@@ -63,6 +65,12 @@ defmodule TsunamiBench do
     if :memory in cfg.sections, do: memory(cfg)
     if :latency in cfg.sections, do: latency(cfg)
     if :files in cfg.sections, do: TsunamiBench.Files.run(cfg.memory_n)
+
+    case Enum.filter(@select_sections, &(&1 in cfg.only)) do
+      [] -> :ok
+      sel -> TsunamiBench.Select.run(cfg, sel)
+    end
+
     if cfg.workloads != [], do: summary(cfg)
     IO.puts("done; load average now #{loadavg()}")
     :ok
@@ -74,7 +82,7 @@ defmodule TsunamiBench do
 
       --quick            tiny sizes, a few seconds (smoke test)
       --full             1 s per measurement, latency to 10M objects
-      --only a,b,...     workloads/sections: #{Enum.join(@workloads ++ @sections, ",")}
+      --only a,b,...     workloads/sections: #{Enum.join(@workloads ++ @sections ++ @select_sections, ",")}
       --keys 1000,...    table sizes (default 1000,1000000)
       --procs 1,2        worker process counts (default 1,2)
       --time SECONDS     measured time per run (default 0.4; warm-up is a quarter of it)
@@ -141,6 +149,7 @@ defmodule TsunamiBench do
       seed: opts[:seed] || 42,
       workloads: Enum.filter(@workloads, &(&1 in only)),
       sections: Enum.filter(@sections, &(&1 in only)),
+      only: only,
       results: :ets.new(:bench_results, [:bag, :public])
     }
   end
@@ -148,7 +157,7 @@ defmodule TsunamiBench do
   defp to_known(s) do
     atom = s |> String.trim() |> String.to_atom()
 
-    if atom in @workloads or atom in @sections do
+    if atom in @workloads or atom in @sections or atom in @select_sections do
       atom
     else
       raise ArgumentError, "unknown workload/section #{inspect(s)}"

@@ -47,6 +47,32 @@ defmodule Tsunami do
   `:decentralized_counters` are accepted and reported by `info/2` exactly as `:ets` does.
   Tables always use lock striping; `write_concurrency` raises the stripe count.
 
+  ## Match specifications
+
+  `select/2` and friends take `:ets` match specifications, which are plain data: a list
+  of `{head, guards, body}` clauses. `:ets.fun2ms/1` is a parse transform that only
+  Erlang code (or the Erlang shell) can call; its output works unchanged. In Erlang,
+  `ets:fun2ms(fun({K, V}) when V > 10 -> K end)` gives the spec written literally here:
+
+      iex> t = Tsunami.new(:ms_doc, [:ordered_set])
+      iex> Tsunami.insert(t, [{:a, 5}, {:b, 20}, {:c, 30}])
+      iex> spec = [{{:"$1", :"$2"}, [{:>, :"$2", 10}], [:"$1"]}]
+      iex> Tsunami.select(t, spec)
+      [:b, :c]
+
+  The same transform runs at runtime from Elixir through OTP's `:ms_transform` on a
+  fun's Erlang source:
+
+      iex> {:ok, tokens, _} = :erl_scan.string(~c"fun({K, V}) when V > 10 -> K end.")
+      iex> {:ok, [{:fun, _, {:clauses, clauses}}]} = :erl_parse.parse_exprs(tokens)
+      iex> :ms_transform.transform_from_shell(:ets, clauses, [])
+      [{{:"$1", :"$2"}, [{:>, :"$2", 10}], [:"$1"]}]
+
+  Specs run in Rust, over the stored objects, about 1000 objects per NIF call; only
+  what a body returns is copied to the caller. A key bound in every clause is looked up
+  instead of scanned, and on an `:ordered_set` a key pattern that is a tuple with bound
+  leading elements (`{{:user, :_}, :_}`) walks only that key range.
+
   ## Errors
 
   Misuse raises `ArgumentError` where `:ets` raises `badarg` (an Erlang caller sees
@@ -489,9 +515,11 @@ defmodule Tsunami do
 
   ## Match specifications
   #
-  # Specs are compiled and validated by OTP's own match-spec engine (so they mean exactly
-  # what they mean for :ets, `:ets.fun2ms/1` output included) and run over the table in
-  # chunks; a spec that binds the key in every clause is answered from lookups.
+  # Specs are validated by OTP's own `:ets.match_spec_compile/1` (so they mean exactly
+  # what they mean for :ets, `:ets.fun2ms/1` output included), compiled once per call by
+  # Tsunami's Rust engine and run over the table in chunks of about 1000 objects; a spec
+  # that binds the key in every clause is answered from lookups, and on an ordered_set a
+  # key pattern with a bound prefix walks only that key range.
 
   @doc """
   Objects matching the match specification `spec`, transformed by its bodies.
@@ -582,8 +610,14 @@ defmodule Tsunami do
       3
   """
   @spec select_count(tab, :ets.match_spec()) :: non_neg_integer()
-  def select_count(tab, spec),
-    do: nif([tab, spec], Enum.count(Select.all(tab, spec), &(&1 === true)))
+  def select_count(tab, spec) do
+    nif [tab, spec] do
+      case Select.count(tab, spec, :count) do
+        :fallback -> Enum.count(Select.all(tab, spec), &(&1 === true))
+        n -> n
+      end
+    end
+  end
 
   @doc """
   Deletes the objects for which `spec` returns `true`; returns how many.
@@ -601,17 +635,25 @@ defmodule Tsunami do
       # Writing needs write access even when nothing matches.
       check_write(tab)
 
-      tab
-      |> Select.with_objects(spec)
-      |> Enum.reduce(0, fn
-        {object, true}, n ->
-          Native.delete_object(tab, object)
-          n + 1
-
-        _, n ->
-          n
-      end)
+      case Select.count(tab, spec, :delete) do
+        :fallback -> select_delete_otp(tab, spec)
+        n -> n
+      end
     end
+  end
+
+  # Specs the Rust engine does not compile: OTP's engine over decoded objects.
+  defp select_delete_otp(tab, spec) do
+    tab
+    |> Select.with_objects(spec)
+    |> Enum.reduce(0, fn
+      {object, true}, n ->
+        Native.delete_object(tab, object)
+        n + 1
+
+      _, n ->
+        n
+    end)
   end
 
   @doc """

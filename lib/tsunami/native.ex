@@ -36,6 +36,12 @@ defmodule Tsunami.Native do
   def resolve(_tab), do: nif()
   def slot(_tab, _i), do: nif()
 
+  # select
+  def ms_compile(_spec, _node), do: nif()
+  def select_run(_tab, _ms, _cont, _mode), do: nif()
+  def select_keys(_tab, _ms, _keys, _mode), do: nif()
+  def select_visited(), do: nif()
+
   # write
   def insert(_tab, _objs), do: nif()
   def insert_dirty(_tab, _objs), do: nif()

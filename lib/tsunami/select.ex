@@ -1,16 +1,25 @@
 defmodule Tsunami.Select do
   @moduledoc false
-  # The match/select family, built on OTP's own match-spec engine for now: specs are
-  # compiled with :ets.match_spec_compile/1 (which validates them exactly as :ets does)
-  # and run with :ets.match_spec_run/2 over chunks of the table from
-  # Tsunami.Native.tab2list_chunk/2 (about 1000 objects a call, so no call holds a
-  # scheduler long; the chunk cursor keeps the table from resizing while the walk is open).
+  # The match/select family on Tsunami's own match-spec engine (tsunami_core::matchspec).
+  #
+  # A spec is validated by OTP's :ets.match_spec_compile/1 (so invalid specs raise exactly
+  # as with :ets) and compiled once per call by Tsunami.Native.ms_compile/2 into a NIF
+  # resource. Tsunami.Native.select_run/4 then runs it in Rust over ~1000 objects of the
+  # table per call (no call holds a scheduler long; the cursor keeps a hash table from
+  # resizing while the walk is open), matching heads against the stored encoding and
+  # decoding only what the bodies return. On an ordered_set, a spec whose key pattern is a
+  # tuple with a bound prefix walks only that key range.
   #
   # A spec whose every clause binds the key completely is answered from lookups of those
-  # keys instead of a scan.
+  # keys instead of a scan (Tsunami.Native.select_keys/4).
+  #
+  # Objects the engine cannot decide without the VM (bignum arithmetic and the like) come
+  # back marked, and OTP's engine runs on just those. A spec the Rust compiler does not
+  # know (ms_compile/2 returns :unsupported) runs wholly on OTP's engine, as before.
   #
   # Continuations are {:tsunami_select, tab, spec, compiled, limit, cursor, pending, order}
-  # where `pending` holds results already computed but not yet handed out.
+  # where `compiled` is {otp_compiled, engine} and `pending` holds results already
+  # computed but not yet handed out.
 
   alias Tsunami.Native
 
@@ -20,13 +29,32 @@ defmodule Tsunami.Select do
   def compile!([]), do: :none
 
   def compile!(spec) do
-    :ets.match_spec_compile(spec)
-  catch
-    :error, _ -> :erlang.error(:badarg)
+    erl =
+      try do
+        :ets.match_spec_compile(spec)
+      catch
+        :error, _ -> :erlang.error(:badarg)
+      end
+
+    {erl, Native.ms_compile(spec, node())}
   end
 
+  # OTP's engine over decoded objects (specs the Rust compiler does not know).
   defp run(_objects, :none), do: []
-  defp run(objects, compiled), do: :ets.match_spec_run(objects, compiled)
+  defp run(objects, {erl, _}), do: :ets.match_spec_run(objects, erl)
+
+  # Results of one engine call, with OTP's engine run on the objects it handed back.
+  defp fix_fallbacks(items, nil, _compiled), do: items
+
+  defp fix_fallbacks(items, marker, {erl, _}) do
+    Enum.flat_map(items, fn
+      {^marker, object} -> :ets.match_spec_run([object], erl)
+      item -> [item]
+    end)
+  end
+
+  defp engine?({_erl, ms}), do: ms != :unsupported
+  defp engine?(:none), do: false
 
   # Keys that a spec's clauses bind fully at `keypos`, or :scan.
   defp bound_keys(spec, keypos) do
@@ -71,6 +99,7 @@ defmodule Tsunami.Select do
     body_key = elem(object, keypos - 1)
 
     cond do
+      body_key === {:element, keypos, :"$_"} -> true
       head_key == :_ -> false
       ground?(head_key) -> body_key === head_key or body_key === {:const, head_key}
       true -> is_atom(head_key) and body_key === head_key
@@ -93,9 +122,62 @@ defmodule Tsunami.Select do
         scan(tab, compiled, nil, [])
 
       keys ->
-        objects = Enum.flat_map(keys, &Native.lookup(tab, &1))
-        run(in_table_order(tab, objects, keypos), compiled)
+        if engine?(compiled) do
+          {items, marker} = Native.select_keys(tab, elem(compiled, 1), keys, :select)
+          fix_fallbacks(items, marker, compiled)
+        else
+          objects = Enum.flat_map(keys, &Native.lookup(tab, &1))
+          run(in_table_order(tab, objects, keypos), compiled)
+        end
     end
+  end
+
+  @doc false
+  # How many objects `spec` returns exactly `true` for; with `:delete`, also deletes them.
+  # (Needs an engine-compiled spec; the caller checks write access for :delete.)
+  def count(tab, spec, mode) do
+    {tab, keypos} = Native.resolve(tab)
+    compiled = compile!(spec)
+
+    cond do
+      compiled == :none ->
+        0
+
+      not engine?(compiled) ->
+        :fallback
+
+      true ->
+        {_erl, ms} = compiled
+
+        case bound_keys(spec, keypos) do
+          :scan ->
+            count_scan(tab, compiled, mode, nil, 0)
+
+          keys ->
+            {n, fallbacks} = Native.select_keys(tab, ms, keys, mode)
+            n + count_fallbacks(tab, fallbacks, compiled, mode)
+        end
+    end
+  end
+
+  defp count_scan(tab, {_erl, ms} = compiled, mode, cont, acc) do
+    {n, next, fallbacks} = Native.select_run(tab, ms, cont, mode)
+    acc = acc + n + count_fallbacks(tab, fallbacks, compiled, mode)
+
+    case next do
+      :"$end_of_table" -> acc
+      cursor -> count_scan(tab, compiled, mode, cursor, acc)
+    end
+  end
+
+  defp count_fallbacks(_tab, [], _compiled, _mode), do: 0
+
+  defp count_fallbacks(tab, objects, {erl, _}, mode) do
+    Enum.count(objects, fn object ->
+      hit = :ets.match_spec_run([object], erl) == [true]
+      if hit and mode == :delete, do: Native.delete_object(tab, object)
+      hit
+    end)
   end
 
   # An ordered_set answers in term order, and its lookups use `==`: keys 1 and 1.0 in
@@ -105,6 +187,16 @@ defmodule Tsunami.Select do
       objects |> Enum.uniq() |> Enum.sort_by(&elem(&1, keypos - 1))
     else
       objects
+    end
+  end
+
+  defp scan(tab, {_erl, ms} = compiled, cont, acc) when ms != :unsupported do
+    {items, next, marker} = Native.select_run(tab, ms, cont, :select)
+    acc = [fix_fallbacks(items, marker, compiled) | acc]
+
+    case next do
+      :"$end_of_table" -> :lists.append(:lists.reverse(acc))
+      cursor -> scan(tab, compiled, cursor, acc)
     end
   end
 
@@ -169,6 +261,13 @@ defmodule Tsunami.Select do
   defp chunk(tab, compiled, cursor, :reverse) when cursor == nil do
     # Reverse walks (select_reverse on ordered_set) take the whole table once.
     {:lists.reverse(scan(tab, compiled, nil, [])), :done}
+  end
+
+  defp chunk(tab, {_erl, ms} = compiled, cursor, _order) when ms != :unsupported do
+    case Native.select_run(tab, ms, cursor, :select) do
+      {items, :"$end_of_table", marker} -> {fix_fallbacks(items, marker, compiled), :done}
+      {items, next, marker} -> {fix_fallbacks(items, marker, compiled), next}
+    end
   end
 
   defp chunk(tab, compiled, cursor, _order) do

@@ -28,6 +28,7 @@ pub mod access;
 pub mod backend;
 pub mod config;
 pub mod error;
+pub mod matchspec;
 pub mod reaper;
 pub mod registry;
 pub mod sync;

@@ -21,6 +21,8 @@ rustler::atoms! {
     fixed, safe_fixed, safe_fixed_monotonic_time, stats, binary,
     // error causes
     access, table_type, badkey, position, not_owner, already_exists, badarg, system_limit,
+    // match specs
+    exit = "EXIT", unsupported, select, count, delete,
     // transfer message
     ets_transfer = "ETS-TRANSFER",
 }

@@ -396,6 +396,24 @@ pub fn encode_value(term: Term) -> NifResult<(Vec<u8>, bool)> {
     Ok((w.buf, enc.pinned))
 }
 
+/// Encodes a match spec for the core's compiler: every atom with its name.
+pub fn encode_named(term: Term) -> NifResult<Vec<u8>> {
+    let mut enc = Encoder::new(term.get_env());
+    enc.named_atoms = true;
+    let mut w = Writer::default();
+    enc.encode(&mut w, term.as_c_arg(), true, 0)?;
+    Ok(w.buf)
+}
+
+/// The UTF-8 name of the atom with this raw word.
+pub fn atom_name(env: Env, raw: u64) -> Option<Vec<u8>> {
+    let mut enc = Encoder::new(env);
+    let mut w = Writer::default();
+    enc.atom(&mut w, from_word(raw)).ok()?;
+    // `Writer::atom`: tag, 8-byte word, 2-byte length, name.
+    w.buf.get(11..).map(<[u8]>::to_vec)
+}
+
 #[derive(Clone, Copy)]
 enum Frame {
     Tuple { start: usize, n: usize },

@@ -38,6 +38,9 @@ pub struct Position {
     pub bucket: usize,
 }
 
+/// A predicate true for the keys before a range start (see [`catree::range::From::Seek`]).
+pub type Seek<'a> = &'a dyn Fn(&[u8]) -> bool;
+
 /// Where a chunked traversal resumes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resume {
@@ -231,6 +234,36 @@ impl Storage {
                     None => Bound::Unbounded,
                 };
                 t.visit(start, max, f).map(|k| Resume::Tree(Some(k)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Like [`Storage::visit`], stopping early (returning `None`) when `f` returns false:
+    /// the match-spec engine's walks, which may end before the table does. `seek`
+    /// (ordered tables only, on a fresh walk) starts at the first key it rejects, see
+    /// [`catree::range::From::Seek`].
+    pub fn visit_while(
+        &self,
+        at: &Resume,
+        seek: Option<Seek>,
+        max: usize,
+        mut f: impl FnMut(&Obj) -> bool,
+    ) -> Option<Resume> {
+        use catree::range::From;
+        match (self, at) {
+            (Storage::Hash(h), Resume::Hash(p)) => {
+                let mut go = true;
+                let next = h.visit(*p, max, |o| go = go && f(o));
+                next.filter(|_| go).map(Resume::Hash)
+            }
+            (Storage::Tree(t), Resume::Tree(after)) => {
+                let from = match (after, seek) {
+                    (Some(k), _) => From::After(k),
+                    (None, Some(below)) => From::Seek(below),
+                    (None, None) => From::Start,
+                };
+                t.visit_range(from, max, f).map(|k| Resume::Tree(Some(k)))
             }
             _ => None,
         }

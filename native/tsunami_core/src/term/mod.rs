@@ -70,7 +70,7 @@ pub fn set_neg_zero_is_zero(yes: bool) {
 }
 
 #[inline]
-fn neg_zero_is_zero() -> bool {
+pub(crate) fn neg_zero_is_zero() -> bool {
     NEG_ZERO_IS_ZERO.load(std::sync::atomic::Ordering::Relaxed)
 }
 

@@ -36,5 +36,6 @@ macro_rules! fast_nif {
 }
 
 pub mod read;
+pub mod select;
 pub mod table;
 pub mod write;

@@ -249,6 +249,20 @@ fn walk(link: &Link, lower: Bound<&[u8]>, f: &mut dyn FnMut(&Obj) -> bool) -> bo
     }
 }
 
+/// In order from the first key that `below` rejects (a predicate true for a prefix of
+/// the keys in order); stops (returning false) when `f` returns false.
+fn walk_seek(link: &Link, below: &dyn Fn(&[u8]) -> bool, f: &mut dyn FnMut(&Obj) -> bool) -> bool {
+    let Some(n) = link else { return true };
+    if below(n.obj.key()) {
+        walk_seek(&n.right, below, f)
+    } else {
+        if !walk_seek(&n.left, below, f) || !f(&n.obj) {
+            return false;
+        }
+        walk(&n.right, Bound::Unbounded, f)
+    }
+}
+
 /// In reverse order from `upper` down; stops when `f` returns false.
 fn walk_rev(link: &Link, upper: Bound<&[u8]>, f: &mut dyn FnMut(&Obj) -> bool) -> bool {
     let Some(n) = link else { return true };
@@ -362,6 +376,16 @@ impl Avl {
     /// returns false if it was stopped.
     pub fn walk(&self, lower: Bound<&[u8]>, mut f: impl FnMut(&Obj) -> bool) -> bool {
         walk(&self.root, lower, &mut f)
+    }
+
+    /// Calls `f` in key order from the first key `below` rejects (`below` must hold for
+    /// a prefix of the keys in order) until `f` returns false; false if it was stopped.
+    pub fn walk_seek(
+        &self,
+        below: &dyn Fn(&[u8]) -> bool,
+        mut f: impl FnMut(&Obj) -> bool,
+    ) -> bool {
+        walk_seek(&self.root, below, &mut f)
     }
 
     /// Calls `f` in reverse key order on the objects within `upper` until it returns false.

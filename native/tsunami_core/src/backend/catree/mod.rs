@@ -62,6 +62,7 @@
 pub mod avl;
 mod base;
 mod ops;
+pub mod range;
 
 use crate::config;
 use crate::sync::atomic::{AtomicUsize, Ordering};

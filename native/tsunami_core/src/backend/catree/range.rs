@@ -1,0 +1,115 @@
+//! Range walks for the match-spec engine: start at the first key of a range (found by a
+//! predicate, not a key: a bound prefix has no smallest key to seek to), stop when `f`
+//! says the walk has left the range. Same locking and guarantees as [`CaTree::visit`].
+
+use super::CaTree;
+use crate::term::Obj;
+use std::ops::Bound;
+
+/// Where a range walk starts.
+pub enum From<'a> {
+    /// The smallest key.
+    Start,
+    /// Just after this key (resuming a walk).
+    After(&'a [u8]),
+    /// The first key for which this predicate is false; it must hold for a prefix of
+    /// the keys in order.
+    Seek(&'a dyn Fn(&[u8]) -> bool),
+}
+
+impl CaTree {
+    /// Visits objects in key order from `from`, at most `max` (at least 1), until `f`
+    /// returns false. Returns the last key visited to resume after, or `None` when the
+    /// table ended or `f` stopped the walk.
+    pub fn visit_range(
+        &self,
+        from: From,
+        max: usize,
+        mut f: impl FnMut(&Obj) -> bool,
+    ) -> Option<Vec<u8>> {
+        let routes = self.routes.read();
+        let mut i = match from {
+            From::Start => 0,
+            From::After(k) => routes.route(k),
+            // Base node `i` holds keys from `seps[i-1]` on: the first one whose lower
+            // separator is not below the range start may hold it, or the one before.
+            From::Seek(below) => routes.seps.partition_point(|s| below(s)),
+        };
+        let (mut seen, mut last, mut stopped) = (0, None, false);
+        let mut visit = |o: &Obj| {
+            if !f(o) {
+                stopped = true;
+                return false;
+            }
+            seen += 1;
+            if seen >= max.max(1) {
+                last = Some(o.key().to_vec());
+            }
+            last.is_none()
+        };
+        let mut first = true;
+        while i < routes.bases.len() {
+            let leaf = routes.bases[i].read();
+            let more = match (&from, first) {
+                (From::After(k), true) => leaf.avl.walk(Bound::Excluded(k), &mut visit),
+                (From::Seek(below), true) => leaf.avl.walk_seek(*below, &mut visit),
+                _ => leaf.avl.walk(Bound::Unbounded, &mut visit),
+            };
+            if !more {
+                return if stopped { None } else { last };
+            }
+            first = false;
+            i += 1;
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::term::int::raw_from_small;
+    use crate::term::order::small_int;
+    use crate::term::ObjBuilder;
+
+    fn key(k: i64) -> Vec<u8> {
+        let mut w = crate::term::Writer::default();
+        w.imm(raw_from_small(k));
+        w.buf
+    }
+
+    #[test]
+    fn seeks_by_predicate_and_stops_across_base_nodes() {
+        let t = CaTree::new();
+        for k in 0..1000 {
+            let mut w = ObjBuilder::writer(16);
+            w.tuple(1);
+            w.imm(raw_from_small(k));
+            t.insert(ObjBuilder::finish(&w, 1, None).unwrap());
+        }
+        for k in [100, 300, 500, 505, 700] {
+            t.force_adapt(&key(k), true);
+        }
+        assert!(t.base_node_count() > 3);
+        for (lo, hi, max) in [
+            (500, 510, 1000),
+            (0, 1000, 7),
+            (495, 800, 3),
+            (999, 2000, 5),
+        ] {
+            let below = move |k: &[u8]| small_int(k).unwrap() < lo;
+            let mut seen = Vec::new();
+            let mut resume = t.visit_range(From::Seek(&below), max, |o| {
+                let k = small_int(o.key()).unwrap();
+                (k < hi).then(|| seen.push(k)).is_some()
+            });
+            while let Some(after) = resume {
+                resume = t.visit_range(From::After(&after), max, |o| {
+                    let k = small_int(o.key()).unwrap();
+                    (k < hi).then(|| seen.push(k)).is_some()
+                });
+            }
+            assert_eq!(seen, (lo..hi.min(1000)).collect::<Vec<_>>());
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! The match-spec engine's NIFs: compile a spec once per call, run it over the next chunk
+//! of a table walk (or over the objects of given keys), and hand back results, a count,
+//! or the count of objects deleted.
+//!
+//! Objects the core cannot decide alone ([`Outcome::Fallback`]: bignum arithmetic and the
+//! like) come back to `Tsunami.Select`, which runs OTP's engine on just those: in a result
+//! list as `{Marker, Object}` with a fresh reference as the marker, or as a list of
+//! objects beside a count.
+
+use crate::atoms;
+use crate::convert::{self, caller, decode, encode_key, word};
+use crate::error::{badarg, NifResult, OrRaise};
+use crate::resource::{handle_of, Cursor};
+use rustler::{Encoder, Env, Resource, ResourceArc, Term};
+use std::sync::atomic::{AtomicU64, Ordering};
+use tsunami_core::backend::Storage;
+use tsunami_core::config::TRAVERSAL_CHUNK;
+use tsunami_core::matchspec::{MatchSpec, Outcome, Place, RunEnv, Vm, Words};
+use tsunami_core::term::{self, order, ObjBuilder, Writer};
+
+/// A compiled spec, held by a call's continuation.
+pub struct CompiledSpec {
+    ms: MatchSpec,
+    node: u64,
+}
+
+#[rustler::resource_impl]
+impl Resource for CompiledSpec {}
+
+/// Objects the engine has looked at, all tables together (a debug counter: tests use it
+/// to see that a range walk visits only its range).
+static VISITED: AtomicU64 = AtomicU64::new(0);
+
+struct NifVm<'a>(Env<'a>);
+
+impl Vm for NifVm<'_> {
+    fn atom_name(&self, raw: u64) -> Option<Vec<u8>> {
+        convert::atom_name(self.0, raw)
+    }
+}
+
+fn atom_word(env: Env, a: rustler::Atom) -> u64 {
+    word(a.encode(env).as_c_arg())
+}
+
+/// `Spec` (already validated by `ets:match_spec_compile/1`) → a compiled spec, or
+/// `unsupported` when the core's compiler does not know it.
+#[rustler::nif]
+fn ms_compile<'a>(env: Env<'a>, spec: Term<'a>, node: Term<'a>) -> NifResult<Term<'a>> {
+    if !node.is_atom() {
+        return Err(badarg());
+    }
+    let bytes = convert::encode_named(spec)?;
+    let words = Words {
+        true_: atom_word(env, atoms::true_()),
+        false_: atom_word(env, atoms::false_()),
+        exit: atom_word(env, atoms::exit()),
+    };
+    Ok(match MatchSpec::compile(&bytes, words) {
+        Some(ms) => ResourceArc::new(CompiledSpec {
+            ms,
+            node: word(node.as_c_arg()),
+        })
+        .encode(env),
+        None => atoms::unsupported().encode(env),
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Select,
+    Count,
+    Delete,
+}
+
+fn mode(t: Term) -> NifResult<Mode> {
+    let a: rustler::Atom = t.decode().map_err(|_| badarg())?;
+    if a == atoms::select() {
+        Ok(Mode::Select)
+    } else if a == atoms::count() {
+        Ok(Mode::Count)
+    } else if a == atoms::delete() {
+        Ok(Mode::Delete)
+    } else {
+        Err(badarg())
+    }
+}
+
+/// What one batch of objects gave.
+struct Acc<'a> {
+    env: Env<'a>,
+    mode: Mode,
+    items: Vec<Term<'a>>,
+    count: u64,
+    /// Fallback objects (count/delete), or whether a marker is in `items` (select).
+    fallback: Vec<Term<'a>>,
+    marker: Option<Term<'a>>,
+    /// Bodies of objects to delete once the walk's lock is released.
+    doomed: Vec<Vec<u8>>,
+    err: Option<rustler::Error>,
+    seen: u64,
+}
+
+impl<'a> Acc<'a> {
+    fn new(env: Env<'a>, mode: Mode) -> Acc<'a> {
+        Acc {
+            env,
+            mode,
+            items: Vec::new(),
+            count: 0,
+            fallback: Vec::new(),
+            marker: None,
+            doomed: Vec::new(),
+            err: None,
+            seen: 0,
+        }
+    }
+
+    fn object(&mut self, ms: &MatchSpec, renv: &RunEnv, body: &[u8]) {
+        self.seen += 1;
+        let r = match ms.run(body, renv) {
+            Outcome::NoMatch => Ok(()),
+            Outcome::Result(v) => match self.mode {
+                Mode::Select => decode(self.env, v.bytes()).map(|t| self.items.push(t)),
+                _ if !ms.is_true(&v) => Ok(()),
+                Mode::Count => {
+                    self.count += 1;
+                    Ok(())
+                }
+                Mode::Delete => {
+                    // Counted when deleted: a concurrent delete may get there first.
+                    self.doomed.push(body.to_vec());
+                    Ok(())
+                }
+            },
+            Outcome::Fallback => decode(self.env, body).map(|obj| match self.mode {
+                Mode::Select => {
+                    let env = self.env;
+                    // SAFETY: `env` is the calling NIF's environment.
+                    let marker = *self.marker.get_or_insert_with(|| unsafe {
+                        Term::new(env, rustler::sys::enif_make_ref(env.as_c_arg()))
+                    });
+                    self.items.push((marker, obj).encode(env));
+                }
+                _ => self.fallback.push(obj),
+            }),
+        };
+        if let Err(e) = r {
+            self.err.get_or_insert(e);
+        }
+    }
+
+    /// Deletes what matched (after the walk released its locks) and counts the objects
+    /// this call removed: an object another process deleted in between is not counted
+    /// (all copies of a `duplicate_bag` object go with the first, each counted once).
+    fn delete_doomed(&mut self, s: &Storage, keypos: usize) {
+        for body in std::mem::take(&mut self.doomed) {
+            if let Some(obj) = ObjBuilder::finish(&Writer { buf: body }, keypos, None) {
+                let removed = s.delete_object(&obj);
+                self.count += removed.len() as u64;
+                Storage::discard(removed);
+            }
+        }
+    }
+
+    /// `{Items, Rest, Marker}` (select) or `{Count, Rest, Fallbacks}`.
+    fn finish(self, rest: Term<'a>) -> NifResult<Term<'a>> {
+        VISITED.fetch_add(self.seen, Ordering::Relaxed);
+        if let Some(e) = self.err {
+            return Err(e);
+        }
+        let env = self.env;
+        Ok(match self.mode {
+            Mode::Select => (
+                convert::make_list(env, &self.items),
+                rest,
+                self.marker.unwrap_or_else(|| atoms::nil().encode(env)),
+            )
+                .encode(env),
+            _ => (self.count, rest, convert::make_list(env, &self.fallback)).encode(env),
+        })
+    }
+}
+
+fn run_env<'v>(env: Env, vm: &'v NifVm, spec: &CompiledSpec) -> RunEnv<'v> {
+    RunEnv {
+        vm,
+        self_pid: caller(env),
+        node: spec.node,
+    }
+}
+
+/// Runs `spec` over the next ~1000 objects of a walk of `tab` (`cont`: `nil` to start,
+/// else the cursor the previous call returned). An `ordered_set` walk covers only the
+/// key range the spec can match. Returns `{Items, Cursor | '$end_of_table', Marker}` for
+/// `select`, `{Count, Cursor | '$end_of_table', Fallbacks}` for `count` and `delete`.
+#[rustler::nif]
+fn select_run<'a>(
+    env: Env<'a>,
+    tab: Term<'a>,
+    spec: ResourceArc<CompiledSpec>,
+    cont: Term<'a>,
+    mode_t: Term<'a>,
+) -> NifResult<Term<'a>> {
+    let mode = mode(mode_t)?;
+    let cursor: ResourceArc<Cursor> = match cont.decode::<ResourceArc<Cursor>>() {
+        Ok(c) => c,
+        Err(_) => {
+            let h = handle_of(tab)?;
+            h.table.read(|| caller(env)).or_raise()?;
+            ResourceArc::new(Cursor::new(h))
+        }
+    };
+    let table = &cursor.handle.table;
+    let s = match mode {
+        Mode::Delete => table.write(|| caller(env)).or_raise()?,
+        _ => table.read(|| caller(env)).or_raise()?,
+    };
+    let mut acc = Acc::new(env, mode);
+    let mut pos_slot = cursor.pos.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(pos) = pos_slot.take() else {
+        return acc.finish(atoms::end_of_table().encode(env));
+    };
+    let range = match table.is_ordered() {
+        true => spec.ms.key_range(table.keypos()),
+        false => None,
+    };
+    let vm = NifVm(env);
+    let renv = run_env(env, &vm, &spec);
+    let below = |k: &[u8]| range.as_ref().is_some_and(|r| r.place(k) == Place::Below);
+    let seek: Option<tsunami_core::backend::Seek> = range.as_ref().map(|_| &below as _);
+    let next = s.visit_while(&pos, seek, TRAVERSAL_CHUNK, |obj| {
+        if range
+            .as_ref()
+            .is_some_and(|r| r.place(obj.key()) == Place::Above)
+        {
+            return false;
+        }
+        acc.object(&spec.ms, &renv, obj.body());
+        true
+    });
+    acc.delete_doomed(s, table.keypos());
+    let more = next.is_some();
+    if more {
+        *pos_slot = next;
+    } else {
+        cursor.finish();
+    }
+    drop(pos_slot);
+    let rest = match more {
+        true => cursor.encode(env),
+        false => atoms::end_of_table().encode(env),
+    };
+    acc.finish(rest)
+}
+
+/// Runs `spec` over the objects with the given keys (each key at most once; for an
+/// `ordered_set`, keys that compare equal count once and come in term order). Returns
+/// `{Items, Marker}` for `select`, `{Count, Fallbacks}` for `count` and `delete`.
+#[rustler::nif]
+fn select_keys<'a>(
+    env: Env<'a>,
+    tab: Term<'a>,
+    spec: ResourceArc<CompiledSpec>,
+    keys: Term<'a>,
+    mode_t: Term<'a>,
+) -> NifResult<Term<'a>> {
+    let mode = mode(mode_t)?;
+    let h = handle_of(tab)?;
+    let table = &h.table;
+    let s = match mode {
+        Mode::Delete => table.write(|| caller(env)).or_raise()?,
+        _ => table.read(|| caller(env)).or_raise()?,
+    };
+    let ordered = table.is_ordered();
+    let mut encoded = Vec::new();
+    for k in convert::proper_list(keys)? {
+        let (hash, bytes) = encode_key(k, ordered)?;
+        encoded.push((hash, bytes.to_vec()));
+    }
+    if ordered {
+        encoded.sort_by(|a, b| order::compare(&a.1, &b.1));
+        encoded.dedup_by(|a, b| order::equal(&a.1, &b.1));
+    } else {
+        let mut unique: Vec<(u64, Vec<u8>)> = Vec::with_capacity(encoded.len());
+        for k in encoded {
+            if !unique.iter().any(|u| u.0 == k.0 && term::same(&u.1, &k.1)) {
+                unique.push(k);
+            }
+        }
+        encoded = unique;
+    }
+    let vm = NifVm(env);
+    let renv = run_env(env, &vm, &spec);
+    let mut acc = Acc::new(env, mode);
+    for (hash, key) in &encoded {
+        s.lookup(*hash, key, |obj| acc.object(&spec.ms, &renv, obj.body()));
+    }
+    acc.delete_doomed(s, table.keypos());
+    let done = acc.finish(atoms::nil().encode(env))?;
+    // Drop the middle element: `{Items, Marker}` / `{Count, Fallbacks}`.
+    let parts = rustler::types::tuple::get_tuple(done)?;
+    Ok((parts[0], parts[2]).encode(env))
+}
+
+/// Objects the engine has examined since the library was loaded (debug hook).
+#[rustler::nif]
+fn select_visited() -> u64 {
+    VISITED.load(Ordering::Relaxed)
+}
