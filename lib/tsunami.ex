@@ -41,6 +41,11 @@ defmodule Tsunami do
   its heir (`{:heir, pid, data}`), which then receives
   `{:"ETS-TRANSFER", tab, from_pid, data}`. `give_away/3` hands a table over explicitly.
 
+  One difference in timing: `:ets` sends `ETS-TRANSFER` before the heir can see the old
+  owner's `DOWN`. Tsunami guarantees that order when the heir's monitor on the owner was
+  created after the table (or after the transfer that made that process its owner); a
+  heir that monitored the owner earlier gets `DOWN` first (see DESIGN.md).
+
   ## Concurrency options
 
   `:read_concurrency`, `:write_concurrency` (`true`, `false`, `:auto`) and
