@@ -854,10 +854,15 @@ defmodule Tsunami do
     fold_chunks(tab, nil, fun, acc)
   end
 
+  # :lists.foldl/3, except that (as with :ets) the fun is not checked while there is
+  # nothing to fold it over.
+  defp fold_list([], _fun, acc), do: acc
+  defp fold_list(objects, fun, acc), do: :lists.foldl(fun, acc, objects)
+
   defp fold_chunks(tab, cont, fun, acc) do
     case Native.tab2list_chunk(tab, cont) do
-      {objects, :"$end_of_table"} -> :lists.foldl(fun, acc, objects)
-      {objects, cursor} -> fold_chunks(tab, cursor, fun, :lists.foldl(fun, acc, objects))
+      {objects, :"$end_of_table"} -> fold_list(objects, fun, acc)
+      {objects, cursor} -> fold_chunks(tab, cursor, fun, fold_list(objects, fun, acc))
     end
   end
 
@@ -872,7 +877,7 @@ defmodule Tsunami do
   @spec foldr((tuple(), acc -> acc), acc, tab) :: acc when acc: term()
   def foldr(fun, acc, tab) do
     objects = nif([fun, acc, tab], collect(tab, nil, []))
-    :lists.foldr(fun, acc, objects)
+    objects |> :lists.reverse() |> fold_list(fun, acc)
   end
 
   ## Fixation and slots

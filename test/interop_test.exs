@@ -214,6 +214,37 @@ defmodule Tsunami.InteropTest do
     end
   end
 
+  describe "foldl/foldr" do
+    for type <- @types do
+      test "#{type}: results and errors as :ets" do
+        {e, t} = pair = pair(unquote(type))
+        one = fn _ -> exit(:never_called) end
+
+        # A fun of the wrong arity is fine while there is nothing to fold.
+        assert :ets.foldl(one, [], e) == []
+        assert Tsunami.foldl(one, [], t) == []
+        assert Tsunami.foldr(one, [], t) == :ets.foldr(one, [], e)
+
+        fill(pair, for(i <- 1..2500, do: {rem(i, 900), i}))
+        add = fn {_, v}, acc -> acc + v end
+        assert Tsunami.foldl(add, 0, t) == :ets.foldl(add, 0, e)
+        cons = fn o, acc -> [o | acc] end
+        assert sorted(Tsunami.foldr(cons, [], t)) == sorted(:ets.foldr(cons, [], e))
+
+        if unquote(type) == :ordered_set do
+          assert Tsunami.foldl(cons, [], t) == :ets.foldl(cons, [], e)
+          assert Tsunami.foldr(cons, [], t) == :ets.foldr(cons, [], e)
+        end
+
+        assert catch_kind(fn -> Tsunami.foldl(one, [], t) end) ==
+                 catch_kind(fn -> :ets.foldl(one, [], e) end)
+
+        assert {:error, :badarg} = catch_kind(fn -> :ets.foldl(add, 0, :nope) end)
+        assert {:error, :badarg} = catch_kind(fn -> Tsunami.foldl(add, 0, :nope) end)
+      end
+    end
+  end
+
   describe "i/0..3" do
     test "i/0 lists Tsunami's tables like :ets.i/0 lists :ets's" do
       t = Tsunami.new(:i_listed, [:bag])
