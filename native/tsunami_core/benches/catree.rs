@@ -1,5 +1,7 @@
 //! Criterion benches of the CA tree alone (no BEAM): lookup, insert (replace), delete and
-//! re-insert, and a `next/2` walk of 100 keys, on 1K and 1M keys. Run with
+//! re-insert, and a `next/2` walk of 100 keys, on 1K and 1M keys; and lookups from two
+//! threads at once, each in its own half of a tree that contention has split (readers of
+//! different base nodes should not slow each other down). Run with
 //! `cargo bench -p tsunami_core --bench catree`.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -77,5 +79,65 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// Two threads look up keys in disjoint halves of a 1K-key tree that two contending
+/// writers have split first; reports the time per lookup pair.
+fn bench_parallel_readers(c: &mut Criterion) {
+    use std::sync::Arc;
+    let n = 1_000i64;
+    let t = Arc::new(CaTree::new());
+    for k in 0..n {
+        t.insert(obj(k));
+    }
+    // Contend until the tree has split (bounded: contention on 2 cores can be slow to show).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while t.base_node_count() < 4 && std::time::Instant::now() < deadline {
+        let ws: Vec<_> = (0..2)
+            .map(|_| {
+                let t = t.clone();
+                std::thread::spawn(move || {
+                    for k in 0..20_000 {
+                        t.insert(obj(k % n));
+                    }
+                })
+            })
+            .collect();
+        for w in ws {
+            w.join().unwrap();
+        }
+    }
+    eprintln!("parallel_readers: {} base nodes", t.base_node_count());
+    let halves: Vec<Arc<Vec<Vec<u8>>>> = (0..2i64)
+        .map(|h| {
+            Arc::new(
+                (0..n / 2)
+                    .map(|i| key(h * n / 2 + (i * 7) % (n / 2)))
+                    .collect(),
+            )
+        })
+        .collect();
+    c.bench_function("catree/lookup_2threads_disjoint/1000", |b| {
+        b.iter_custom(|iters| {
+            let start = std::time::Instant::now();
+            let hs: Vec<_> = halves
+                .iter()
+                .map(|keys| {
+                    let (t, keys) = (t.clone(), keys.clone());
+                    std::thread::spawn(move || {
+                        let mut len = 0;
+                        for i in 0..iters as usize {
+                            t.lookup(&keys[i % keys.len()], |o| len += o.body().len());
+                        }
+                        black_box(len)
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+            start.elapsed()
+        })
+    });
+}
+
+criterion_group!(benches, bench, bench_parallel_readers);
 criterion_main!(benches);

@@ -21,7 +21,8 @@
 //! * [`access`]: the public/protected/private rule.
 //! * [`registry`]: named tables and the list of all tables.
 //! * [`error`]: the typed error every fallible call returns.
-//! * [`sync`], [`config`]: the one place for locks and atomics, and for tuning constants.
+//! * [`sync`], [`config`]: the one place for locks, atomics and epoch pinning, and for tuning
+//!   constants.
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod access;

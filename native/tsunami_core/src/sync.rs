@@ -62,6 +62,31 @@ mod loom_lock {
 #[cfg(loom)]
 pub use loom_lock::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+/// Epoch-based reclamation for lock-free readers.
+///
+/// crossbeam-epoch's default collector normally: `pin` writes only this thread's participant
+/// record (no line shared by all readers), and `Guard::defer_unchecked` frees memory once
+/// every thread pinned at retirement time has unpinned. crossbeam-epoch is not loom-aware,
+/// so under `cfg(loom)` `pin` is a no-op guard and code that retires memory must keep it
+/// alive some other way (the CA tree keeps retired nodes until the tree is dropped).
+#[cfg(not(loom))]
+pub mod epoch {
+    pub use crossbeam_epoch::{pin, Guard};
+}
+
+#[cfg(loom)]
+pub mod epoch {
+    /// Stands in for a pinned epoch under loom: proves nothing, frees nothing.
+    #[derive(Debug)]
+    pub struct Guard {
+        _private: (),
+    }
+
+    pub fn pin() -> Guard {
+        Guard { _private: () }
+    }
+}
+
 /// Keeps a value on its own cache lines so two hot locks never share one.
 ///
 /// 128 bytes: adjacent-line prefetching on x86-64 pulls lines in pairs.

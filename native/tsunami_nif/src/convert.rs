@@ -379,13 +379,20 @@ fn pooled_buf() -> Vec<u8> {
         .unwrap_or_else(|| Vec::with_capacity(64))
 }
 
-/// Encodes a lookup key; returns its hash and bytes.
+/// Encodes a lookup key; returns its hash and bytes. `ordered` keys (trees never hash)
+/// get hash 0: skipping the canonical hash saves a walk over the key on every
+/// `ordered_set` call (`next/2` walks call it once per step).
 pub fn encode_key(term: Term, ordered: bool) -> NifResult<(u64, KeyBuf)> {
     let mut w = Writer { buf: pooled_buf() };
     let mut enc = Encoder::new(term.get_env());
     enc.named_atoms = ordered;
     enc.encode(&mut w, term.as_c_arg(), true, 0)?;
-    Ok((term::hash_key_canonical(&w.buf), KeyBuf(w.buf)))
+    let hash = if ordered {
+        0
+    } else {
+        term::hash_key_canonical(&w.buf)
+    };
+    Ok((hash, KeyBuf(w.buf)))
 }
 
 /// Encodes any term (element values for `update_element`, heir data).

@@ -356,3 +356,116 @@ fn stress_splits_under_contention_and_joins_when_quiet() {
     assert_eq!(t.base_node_count(), 1, "joined back from {peak} base nodes");
     assert_eq!(t.len(), (total / 2 + 64) as usize);
 }
+
+#[test]
+fn traversals_and_batches_race_forced_splits_and_joins() {
+    // Even keys are never touched after setup: every full traversal must see each of them
+    // exactly once, in order, whatever splits, joins and odd-key writes run meanwhile.
+    // Exercises the lock-free routing retries and epoch reclamation on real threads.
+    let n = 2_000i64;
+    let t = Arc::new(CaTree::new());
+    for k in (0..n).step_by(2) {
+        t.insert(obj(k, 0));
+    }
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let running =
+        |stop: &std::sync::atomic::AtomicBool| !stop.load(std::sync::atomic::Ordering::Relaxed);
+    let adapter = {
+        let (t, stop) = (t.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut rng = Rng(7);
+            let mut peak = 1;
+            while running(&stop) {
+                let k = rng.below(n as u64) as i64;
+                t.force_adapt(&key(k), rng.below(3) != 0);
+                peak = peak.max(t.base_node_count());
+            }
+            peak
+        })
+    };
+    let writers: Vec<_> = (0..2)
+        .map(|id| {
+            let (t, stop) = (t.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut rng = Rng(100 + id);
+                while running(&stop) {
+                    let k = 2 * rng.below(n as u64 / 2) as i64 + 1;
+                    match rng.below(3) {
+                        0 => drop(t.insert(obj(k, 1))),
+                        1 => drop(t.take(&key(k))),
+                        _ => {
+                            drop(t.insert_many(vec![obj(k, 2), obj(((k + 600) % n) | 1, 2)], false))
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    // Integer keys encode canonically, so bytes identify them.
+    let evens: std::collections::HashSet<Vec<u8>> = (0..n).step_by(2).map(key).collect();
+    let even = |ks: &[Vec<u8>]| -> Vec<Vec<u8>> {
+        ks.iter().filter(|k| evens.contains(*k)).cloned().collect()
+    };
+    let expected: Vec<Vec<u8>> = (0..n).step_by(2).map(key).collect();
+    for round in 0..20 {
+        for rev in [false, true] {
+            let mut seen = Vec::new();
+            let mut resume: Option<Vec<u8>> = None;
+            loop {
+                let start = resume.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+                let push = |o: &Obj| seen.push(o.key().to_vec());
+                resume = if rev {
+                    t.visit_rev(start, 7 + round, push)
+                } else {
+                    t.visit(start, 7 + round, push)
+                };
+                if resume.is_none() {
+                    break;
+                }
+            }
+            for w in seen.windows(2) {
+                let o = compare(&w[0], &w[1]);
+                assert_eq!(
+                    o,
+                    if rev {
+                        Ordering::Greater
+                    } else {
+                        Ordering::Less
+                    }
+                );
+            }
+            let mut got = even(&seen);
+            if rev {
+                got.reverse();
+            }
+            assert_eq!(got, expected, "round {round}, rev {rev}");
+        }
+        // next/prev from every fourth even key find the neighbouring even-or-odd key.
+        for k in (0..n - 2).step_by(8) {
+            let nx = t.next(&key(k), |o| o.key().to_vec()).unwrap();
+            assert!(
+                compare(&nx, &key(k)) == Ordering::Greater
+                    && compare(&nx, &key(k + 2)) != Ordering::Greater
+            );
+            let pv = t.prev(&key(k + 2), |o| o.key().to_vec()).unwrap();
+            assert!(
+                compare(&pv, &key(k + 2)) == Ordering::Less
+                    && compare(&pv, &key(k)) != Ordering::Less
+            );
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = adapter.join().unwrap();
+    for w in writers {
+        w.join().unwrap();
+    }
+    t.check_invariants();
+    assert!(peak > 1, "forced splits took effect");
+    assert_eq!(even(&all_keys(&t)), expected);
+}
+
+fn all_keys(t: &CaTree) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    t.visit(Bound::Unbounded, usize::MAX, |o| out.push(o.key().to_vec()));
+    out
+}

@@ -1,5 +1,6 @@
 //! One base node: a sequential AVL tree behind a reader-writer lock, with the contention
-//! statistic that decides when the node splits or joins.
+//! statistic that decides when the node splits or joins, and the `valid` flag that tells
+//! a lock-free router whether the node it reached is still part of the tree.
 
 use super::avl::Avl;
 use crate::config;
@@ -7,12 +8,15 @@ use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// What a base node's lock protects.
-#[derive(Default)]
 pub struct Leaf {
     pub avl: Avl,
     /// Contention statistic (see [`config::CATREE_CONTENTION_HIGH`]); written by writers
     /// only, under the write lock.
     pub stat: i32,
+    /// `false` once a split, join or clear has moved the objects out and replaced this
+    /// node in the route array; set under the write lock, so whoever locks the node after
+    /// routing to it sees the truth and re-routes from the (already replaced) array.
+    pub valid: bool,
 }
 
 /// What a writer should do with the base node once every lock is released.
@@ -25,7 +29,17 @@ pub enum Adapt {
 
 impl Leaf {
     pub fn with(avl: Avl) -> Leaf {
-        Leaf { avl, stat: 0 }
+        Leaf {
+            avl,
+            stat: 0,
+            valid: true,
+        }
+    }
+
+    /// Marks the node replaced and hands its objects to the caller.
+    pub fn retire(&mut self) -> Avl {
+        self.valid = false;
+        std::mem::take(&mut self.avl)
     }
 
     /// The adaptation the statistic asks for.
@@ -43,7 +57,11 @@ impl Leaf {
 /// A base node. `busy` is raised by the writer holding the lock: a writer that finds it
 /// raised would have failed a try-lock, which is what the statistic counts (the loom lock
 /// shim has no `try_write`, and this keeps one code path for loom and for production).
-#[derive(Default)]
+///
+/// Aligned to 128 bytes (two lines, for adjacent-line prefetch) so that no other allocation
+/// shares the lines its lock word lives on: readers of one base node never write a line
+/// that readers of another one read.
+#[repr(align(128))]
 pub struct Base {
     lock: RwLock<Leaf>,
     busy: AtomicBool,
@@ -104,8 +122,8 @@ impl Base {
         }
     }
 
-    /// Write-locks without touching the statistic (multi-node operations and adaptation,
-    /// which already hold the route lock).
+    /// Write-locks without touching the statistic (multi-node operations, adaptation and
+    /// `clear`).
     pub fn write_quiet(&self) -> RwLockWriteGuard<'_, Leaf> {
         self.lock.write()
     }

@@ -4,10 +4,10 @@
 //! A CA tree (Winblad & Sagonas, "Contention Adapting Search Trees", ISPDC 2015; "More
 //! Scalable Ordered Set for ETS Using Adaptivity", Erlang Workshop 2015; OTP's
 //! `erl_db_catree.c`) partitions the key space among *base nodes*, each a sequential AVL
-//! tree ([`avl`]) behind its own lock, found through *route nodes* that hold separator
-//! keys. Every base-node write updates a contention statistic ([`base`]): a write that
-//! finds the lock held adds [`CATREE_FAIL_CONTRIBUTION`](config::CATREE_FAIL_CONTRIBUTION),
-//! an uncontended one adds [`CATREE_SUCCESS_CONTRIBUTION`](config::CATREE_SUCCESS_CONTRIBUTION).
+//! tree ([`avl`]) behind its own lock, found through a route layer of separator keys.
+//! Every base-node write updates a contention statistic ([`base`]): a write that finds the
+//! lock held adds [`CATREE_FAIL_CONTRIBUTION`](config::CATREE_FAIL_CONTRIBUTION), an
+//! uncontended one adds [`CATREE_SUCCESS_CONTRIBUTION`](config::CATREE_SUCCESS_CONTRIBUTION).
 //! Above [`CATREE_CONTENTION_HIGH`](config::CATREE_CONTENTION_HIGH) the node *splits* at
 //! its AVL root into two base nodes under a new separator; below
 //! [`CATREE_CONTENTION_LOW`](config::CATREE_CONTENTION_LOW) it *joins* its right neighbour
@@ -20,44 +20,65 @@
 //! replaces the object, and the stored key becomes `1.0`. `delete_object` still needs the
 //! stored tuple to be byte-identical (exact match).
 //!
-//! ## Routing and reclamation
-//! The route layer is a sorted separator array with the base nodes between its entries:
-//! the in-order sequence of the paper's route tree, searched by binary search. It sits
-//! behind one reader-writer lock, the *route lock*. Every operation holds it in read mode
-//! from routing to its end; a split or join holds it in write mode. That is the whole
-//! reclamation story: a base node is only ever replaced or freed under the write lock,
-//! when no operation can hold a reference into it, so no epochs or hazard pointers are
-//! needed and loom can check all of it.
+//! ## Lock-free routing
+//! The route layer is an immutable [`Routes`]: the separators and base-node pointers in
+//! key order (the in-order sequence of the paper's route tree, searched by binary search),
+//! published through one `AtomicPtr`. An operation pins the epoch, loads the pointer
+//! (Acquire), searches, locks the base node it found and checks the node's `valid` flag:
+//! if a split, join or `clear` replaced the node in between, the flag is down and the
+//! operation retries from the (already republished) root. Readers write nothing but their
+//! thread's epoch record and the lock word of the base node they use, and each base node
+//! has its cache lines to itself ([`base::Base`] is 128-byte aligned), so readers of
+//! different base nodes never touch the same line.
 //!
-//! Trade-off: every operation performs one atomic read-modify-write on the shared route
-//! lock word (two, counting the release). parking_lot readers never block each other, but
-//! under heavy read traffic from many cores that cache line bounces, which the paper's
-//! lock-free route traversal (route nodes replaced under crossbeam-epoch, a `valid` flag
-//! rechecked after locking a base node) avoids. The interface is built so that change
-//! stays inside this module. Adaptations are rare (hundreds of operations apart, the
-//! statistic is reset after each) and copy only the separator array.
+//! A base node's key range is fixed for its life: splits and joins never change a node in
+//! place, they build new base nodes, copy the route array with the new nodes in place of
+//! the old ones, publish it (Release), and only then unlock the old nodes, whose `valid`
+//! was lowered under their write lock. So a valid base node is in the current array with
+//! the range the router saw, and whoever finds a node invalid acquired its lock after the
+//! new array was published, so the retry sees the new array (no livelock, no stale read).
+//!
+//! Structural changes (split, join, `clear`) serialise on the `structure` mutex; readers
+//! and single-key writers never take it. Adaptation happens after an operation released
+//! its base-node lock: it takes the mutex, re-routes by key and rechecks the statistic,
+//! so it acts on the node the statistic was measured on (or skips, if that node changed).
+//!
+//! ## Reclamation
+//! Replaced route arrays and base nodes are retired through crossbeam-epoch
+//! (`Guard::defer_unchecked`) after being unlinked, and freed once every thread pinned at
+//! that time has unpinned. A route array only borrows its base nodes; a base node is
+//! retired in the same step as the last route array that holds it, so a pinned thread
+//! that loaded an array can use every base node in it. The separators are `Arc<[u8]>`
+//! shared between array versions: only structural writers and the collector touch their
+//! counts. The current array and its nodes are freed by `Drop` (exclusive access).
+//! crossbeam-epoch is not loom-aware: under `cfg(loom)` pinning is a no-op and retired
+//! memory goes to a graveyard inside the structure mutex, freed when the tree drops, so
+//! loom checks routing, validation and locking but not the collector.
 //!
 //! ## Locks and their order
-//! 1. the route lock (read for operations, write for split/join/clear);
-//! 2. base-node locks, several at once only in ascending key order (`insert_many`).
+//! 1. the `structure` mutex (split, join, `clear`; never by readers or plain writers);
+//! 2. base-node locks, several at once only in ascending key order (`insert_many`,
+//!    `clear`, a join's two nodes).
 //!
-//! Adaptation happens after an operation has released every lock: it takes the route lock
-//! in write mode, re-routes by key and rechecks the statistic, so it cannot deadlock and
-//! acts on the node the statistic was measured on (or skips it, if that node already
-//! changed). The base-node lock under the route write lock is always free.
+//! Nobody waits for the mutex while holding a base-node lock. A multi-node operation
+//! checks `valid` right after each lock it takes, and on an invalid node releases all and
+//! retries from the root, so every lock held is on a valid node: valid nodes have disjoint
+//! ranges and are taken in ascending order, so there is no cycle.
 //!
 //! ## Iteration under concurrent writes
-//! `first`/`next`/`prev`/`last` work for any key, present or not, and hold the route lock
-//! and one base-node lock at a time. The chunked walks ([`CaTree::visit`],
-//! [`CaTree::visit_rev`]) resume after the last key they returned; a chunk reads each base
-//! node atomically, so every object present throughout a whole traversal is seen exactly
-//! once, in order, and no object is ever seen twice; objects inserted or deleted during it
-//! may or may not be seen. No fixation is needed (the `fix` count is kept only for
-//! `info/2`), as in ETS's `ordered_set`.
+//! `first`/`next`/`prev`/`last` work for any key, present or not, and hold one base-node
+//! lock at a time. The chunked walks ([`CaTree::visit`], [`CaTree::visit_rev`]) resume
+//! after the last key they returned; a chunk reads each base node atomically, and when it
+//! meets a replaced node it re-routes from the separator below which (or above which, in
+//! reverse) it has already read everything. So every object present throughout a whole
+//! traversal is seen exactly once, in order, and no object is ever seen twice; objects
+//! inserted or deleted during it may or may not be seen. No fixation is needed (the `fix`
+//! count is kept only for `info/2`), as in ETS's `ordered_set`.
 //!
 //! `insert_many` write-locks every base node its keys route to, in ascending order, before
-//! changing anything: atomic and isolated. `clear` swaps the whole route layer under the
-//! write lock.
+//! changing anything: atomic and isolated. `clear` holds the structure mutex and every
+//! base-node lock while it empties the nodes and publishes a fresh one-node array, so it
+//! is atomic too; the old objects go back to the caller to be freed off its path.
 
 pub mod avl;
 mod base;
@@ -65,23 +86,51 @@ mod ops;
 pub mod range;
 
 use crate::config;
-use crate::sync::atomic::{AtomicUsize, Ordering};
-use crate::sync::RwLock;
+use crate::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::epoch::{self, Guard};
+use crate::sync::Mutex;
 use crate::term::order::compare;
 use avl::Avl;
 use base::{Adapt, Base, Leaf};
+use std::ptr::NonNull;
+use std::sync::Arc;
 
-/// The route layer: `bases[i]` holds the keys `k` with `seps[i-1] <= k < seps[i]`.
+/// A pointer to a heap-allocated base node. The tree owns the node while it is in the
+/// current [`Routes`], the epoch collector once it is retired.
+#[derive(Clone, Copy)]
+struct BasePtr(NonNull<Base>);
+
+// SAFETY: a `BasePtr` is only dereferenced as `&Base` (shared), and `Base` is `Send + Sync`
+// (a lock over `Send` data and an atomic), so handing the pointer to another thread is as
+// safe as handing it a `&Base`; freeing goes through the epoch rules in the module notes.
+unsafe impl Send for BasePtr {}
+// SAFETY: as above: shared access only, to a `Sync` type.
+unsafe impl Sync for BasePtr {}
+
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Base>();
+};
+
+impl BasePtr {
+    fn alloc(leaf: Leaf) -> BasePtr {
+        BasePtr(NonNull::from(Box::leak(Box::new(Base::new(leaf)))))
+    }
+}
+
+/// One immutable version of the route layer: `bases[i]` holds the keys `k` with
+/// `seps[i-1] <= k < seps[i]`.
 pub struct Routes {
-    seps: Vec<Box<[u8]>>,
-    bases: Vec<Base>,
+    seps: Box<[Arc<[u8]>]>,
+    bases: Box<[BasePtr]>,
 }
 
 impl Routes {
-    fn new() -> Routes {
+    /// A one-node layer with a fresh, empty base node.
+    fn fresh() -> Routes {
         Routes {
-            seps: Vec::new(),
-            bases: vec![Base::default()],
+            seps: Box::new([]),
+            bases: Box::new([BasePtr::alloc(Leaf::with(Avl::new()))]),
         }
     }
 
@@ -91,11 +140,58 @@ impl Routes {
         self.seps
             .partition_point(|s| compare(s, key) != std::cmp::Ordering::Greater)
     }
+
+    fn len(&self) -> usize {
+        self.bases.len()
+    }
+
+    /// The `i`-th base node, borrowed for as long as this array.
+    #[inline]
+    fn base(&self, i: usize) -> &Base {
+        // SAFETY: every node in a `Routes` is retired no earlier than the last array that
+        // holds it (see Reclamation), and `&self` is borrowed from a pinned guard (or
+        // exclusive access), so the node is not freed while the borrow lives.
+        unsafe { self.bases[i].0.as_ref() }
+    }
+
+    /// The base node holding `key`.
+    #[inline]
+    fn base_for(&self, key: &[u8]) -> &Base {
+        self.base(self.route(key))
+    }
+
+    /// A copy with `bases[range]` replaced by `bases` and `seps[seps_range]` by `seps`.
+    fn splice(
+        &self,
+        range: std::ops::Range<usize>,
+        bases: &[BasePtr],
+        seps_range: std::ops::Range<usize>,
+        seps: &[Arc<[u8]>],
+    ) -> Routes {
+        let mut b = self.bases.to_vec();
+        b.splice(range, bases.iter().copied());
+        let mut s = self.seps.to_vec();
+        s.splice(seps_range, seps.iter().cloned());
+        Routes {
+            seps: s.into_boxed_slice(),
+            bases: b.into_boxed_slice(),
+        }
+    }
+}
+
+/// What the structure mutex protects: nothing but the right to change the route layer
+/// under normal builds; under loom also the memory retired so far (see Reclamation).
+#[derive(Default)]
+struct Structure {
+    #[cfg(loom)]
+    graveyard: Vec<Retired>,
 }
 
 /// A contention-adapting search tree of objects, one per key (`ordered_set`).
 pub struct CaTree {
-    routes: RwLock<Routes>,
+    /// The current [`Routes`], never null; replaced only under `structure`.
+    routes: AtomicPtr<Routes>,
+    structure: Mutex<Structure>,
     fixed: AtomicUsize,
 }
 
@@ -105,17 +201,65 @@ impl Default for CaTree {
     }
 }
 
+impl Drop for CaTree {
+    fn drop(&mut self) {
+        // Relaxed: `&mut self` means no other thread can touch the tree any more.
+        let routes = self.routes.load(Ordering::Relaxed);
+        // SAFETY: `routes` came from `Box::into_raw`, is the current array (never retired)
+        // and, with exclusive access, nobody else can reach it or its nodes. The nodes of
+        // the current array are owned by the tree (retired ones are not in it).
+        let routes = unsafe { Box::from_raw(routes) };
+        for b in routes.bases.iter() {
+            // SAFETY: each current base node came from `Box::leak` and appears once.
+            drop(unsafe { Box::from_raw(b.0.as_ptr()) });
+        }
+    }
+}
+
 impl CaTree {
     pub fn new() -> CaTree {
         CaTree {
-            routes: RwLock::new(Routes::new()),
+            routes: AtomicPtr::new(Box::into_raw(Box::new(Routes::fresh()))),
+            structure: Mutex::new(Structure::default()),
             fixed: AtomicUsize::new(0),
+        }
+    }
+
+    /// The current route layer, valid while `guard` stays pinned.
+    #[inline]
+    fn routes<'g>(&self, _guard: &'g Guard) -> &'g Routes {
+        // Acquire: pairs with the Release publication in `publish`, so the array and the
+        // nodes built before it are visible.
+        let p = self.routes.load(Ordering::Acquire);
+        // SAFETY: never null; an array is retired only after it is unlinked, through the
+        // epoch, and `guard` was pinned before this load, so it is not freed while 'g lasts.
+        unsafe { &*p }
+    }
+
+    /// Installs `new` as the route layer and retires the old array and `dead` base nodes.
+    /// Call with the structure mutex held, with `dead` write-locked and invalidated (their
+    /// locks are released by the caller after this returns, so a retrier sees `new`).
+    fn publish(&self, st: &mut Structure, guard: &Guard, new: Routes, dead: &[BasePtr]) {
+        // Release: the new array and its fresh nodes are complete before readers see it.
+        // (Structural writers are ordered by the mutex; the swap just hands back the old.)
+        let old = self
+            .routes
+            .swap(Box::into_raw(Box::new(new)), Ordering::Release);
+        // SAFETY: `old` is unlinked (the swap above) and retired once, here; the `dead`
+        // nodes are in `old` but not in `new`, so they are unlinked too, and each is
+        // retired once (a node leaves the layer in one call only).
+        unsafe {
+            retire(st, guard, Retired::Routes(old));
+            for &b in dead {
+                retire(st, guard, Retired::Base(b));
+            }
         }
     }
 
     /// Number of base nodes (tests, `info(T, stats)`).
     pub fn base_node_count(&self) -> usize {
-        self.routes.read().bases.len()
+        let guard = epoch::pin();
+        self.routes(&guard).len()
     }
 
     /// Records a fixation (`safe_fixtable`); traversal needs none, see the module notes.
@@ -134,33 +278,46 @@ impl CaTree {
     /// Splits or joins the base node holding `key` if its statistic still asks for it.
     /// Called with no lock held.
     fn adapt(&self, key: &[u8]) {
-        let mut routes = self.routes.write();
+        let mut st = self.structure.lock();
+        let guard = epoch::pin();
+        let routes = self.routes(&guard);
         let i = routes.route(key);
-        // Free: every base-node lock holder also holds the route lock, which we own.
-        let mut leaf = routes.bases[i].write_quiet();
+        let mut leaf = routes.base(i).write_quiet();
+        // Only structure-mutex holders invalidate, and they publish before unlocking.
+        debug_assert!(leaf.valid, "current base node is valid");
         match leaf.wants() {
             Adapt::Keep => {}
             Adapt::Split
                 if leaf.avl.len() >= config::CATREE_MIN_SPLIT_SIZE.max(2)
-                    && routes.bases.len() < config::CATREE_MAX_BASE_NODES =>
+                    && routes.len() < config::CATREE_MAX_BASE_NODES =>
             {
-                let (l, r) = std::mem::take(&mut leaf.avl).split();
-                let sep: Box<[u8]> = r.first().expect("split halves are non-empty").key().into();
-                *leaf = Leaf::with(l);
+                let (l, r) = leaf.retire().split();
+                let Some(sep) = r.first().map(|o| Arc::<[u8]>::from(o.key())) else {
+                    // Unreachable (a split of two or more objects has two non-empty
+                    // halves), but not worth a panic: put the objects back.
+                    *leaf = Leaf::with(Avl::join(l, r));
+                    return;
+                };
+                let halves = [BasePtr::alloc(Leaf::with(l)), BasePtr::alloc(Leaf::with(r))];
+                let new = routes.splice(i..i + 1, &halves, i..i, &[sep]);
+                self.publish(&mut st, &guard, new, &[routes.bases[i]]);
                 drop(leaf);
-                routes.bases.insert(i + 1, Base::new(Leaf::with(r)));
-                routes.seps.insert(i, sep);
             }
-            Adapt::Join if routes.bases.len() > 1 => {
-                drop(leaf);
-                let lo = if i + 1 < routes.bases.len() { i } else { i - 1 };
-                let hi_leaf = std::mem::take(&mut *routes.bases[lo + 1].write_quiet());
-                let mut lo_leaf = routes.bases[lo].write_quiet();
-                let joined = Avl::join(std::mem::take(&mut lo_leaf.avl), hi_leaf.avl);
-                *lo_leaf = Leaf::with(joined);
-                drop(lo_leaf);
-                routes.bases.remove(lo + 1);
-                routes.seps.remove(lo);
+            Adapt::Join if routes.len() > 1 => {
+                // Lock the pair in ascending order: release `i` first if it is the right one.
+                let lo = if i + 1 < routes.len() { i } else { i - 1 };
+                let (mut lo_leaf, mut hi_leaf) = if lo == i {
+                    (leaf, routes.base(lo + 1).write_quiet())
+                } else {
+                    drop(leaf);
+                    let l = routes.base(lo).write_quiet();
+                    (l, routes.base(i).write_quiet())
+                };
+                let joined = Avl::join(lo_leaf.retire(), hi_leaf.retire());
+                let node = [BasePtr::alloc(Leaf::with(joined))];
+                let new = routes.splice(lo..lo + 2, &node, lo..lo + 1, &[]);
+                self.publish(&mut st, &guard, new, &routes.bases[lo..lo + 2]);
+                drop((lo_leaf, hi_leaf));
             }
             // Cannot adapt (too small, too many nodes, a lone node): start counting anew.
             _ => leaf.stat = 0,
@@ -173,16 +330,23 @@ impl CaTree {
     #[cfg(test)]
     pub(crate) fn force_adapt(&self, key: &[u8], split: bool) {
         {
-            let routes = self.routes.read();
-            let mut leaf = routes.bases[routes.route(key)].write_quiet();
-            leaf.stat = if split { i32::MAX } else { i32::MIN };
+            let guard = epoch::pin();
+            loop {
+                let mut leaf = self.routes(&guard).base_for(key).write_quiet();
+                if leaf.valid {
+                    leaf.stat = if split { i32::MAX } else { i32::MIN };
+                    break;
+                }
+            }
         }
         self.adapt(key);
     }
 
-    /// Checks the AVL trees, the separators and the key ranges (tests).
+    /// Checks the AVL trees, the separators, the key ranges and that every node in the
+    /// current layer is valid (tests; call when no split or join runs).
     pub fn check_invariants(&self) {
-        let routes = self.routes.read();
+        let guard = epoch::pin();
+        let routes = self.routes(&guard);
         assert_eq!(routes.bases.len(), routes.seps.len() + 1);
         for w in routes.seps.windows(2) {
             assert_eq!(
@@ -191,8 +355,9 @@ impl CaTree {
                 "separators"
             );
         }
-        for (i, b) in routes.bases.iter().enumerate() {
-            let leaf = b.read();
+        for i in 0..routes.len() {
+            let leaf = routes.base(i).read();
+            assert!(leaf.valid, "base node {i} in the current layer is valid");
             leaf.avl.check_invariants();
             if let (Some(lo), Some(first)) = (i.checked_sub(1), leaf.avl.first()) {
                 assert_ne!(
@@ -204,5 +369,50 @@ impl CaTree {
                 assert_eq!(compare(last.key(), hi), std::cmp::Ordering::Less);
             }
         }
+    }
+}
+
+/// A route array or base node unlinked from the tree; dropping it frees it. Kept as a raw
+/// pointer (not a `Box`) until then, since pinned readers may still hold `&` references.
+enum Retired {
+    Routes(*mut Routes),
+    Base(BasePtr),
+}
+
+// SAFETY: a `Retired` is the sole owner of an unlinked `Routes` or `Base`, both `Send`; it
+// only frees them, which any thread may do.
+unsafe impl Send for Retired {}
+
+impl Drop for Retired {
+    fn drop(&mut self) {
+        match *self {
+            // SAFETY: built by `CaTree::publish` from a pointer that came from
+            // `Box::into_raw`, retired once; it is dropped only when no reader can hold it
+            // (the epoch collector ran it, or the tree itself is being dropped).
+            Retired::Routes(p) => drop(unsafe { Box::from_raw(p) }),
+            // SAFETY: as above, for a node from `BasePtr::alloc`.
+            Retired::Base(b) => drop(unsafe { Box::from_raw(b.0.as_ptr()) }),
+        }
+    }
+}
+
+/// Frees `r` once no thread can still hold a reference into it.
+///
+/// # Safety
+/// What `r` points to is no longer reachable from the current route layer, and is retired
+/// only once.
+unsafe fn retire(st: &mut Structure, guard: &Guard, r: Retired) {
+    #[cfg(not(loom))]
+    {
+        let _ = st;
+        // SAFETY: `r` is unlinked (caller's contract), so only threads pinned now can hold
+        // a reference into it, and the collector runs this after they all unpinned;
+        // `Retired` is `Send`, so running it on another thread is fine.
+        unsafe { guard.defer_unchecked(move || drop(r)) };
+    }
+    #[cfg(loom)]
+    {
+        let _ = guard;
+        st.graveyard.push(r);
     }
 }

@@ -1,29 +1,48 @@
 //! The operations of [`CaTree`], mirroring [`HashTable`](crate::backend::hash::HashTable)'s
 //! (keys are encodings; no hash is needed). Callbacks run under the locks, so results are
-//! built straight from stored bytes.
+//! built straight from stored bytes. Each operation pins the epoch, routes without a lock
+//! and retries from the root when the base node it locked turns out to be replaced (see
+//! the module notes).
 
 use super::avl::Avl;
-use super::base::{Adapt, Base};
-use super::{CaTree, Routes};
+use super::base::Adapt;
+use super::{CaTree, Leaf, Routes};
 use crate::backend::Garbage;
 use crate::error::{Cause, Result};
+use crate::sync::epoch;
 use crate::term::Obj;
 use std::ops::Bound;
 
 impl CaTree {
     /// Runs `f` on the write-locked base node of `key`, then adapts it if its statistic
     /// asks for that (after every lock is released).
-    fn with_leaf<R>(&self, key: &[u8], f: impl FnOnce(&mut super::Leaf) -> R) -> R {
+    fn with_leaf<R>(&self, key: &[u8], f: impl FnOnce(&mut Leaf) -> R) -> R {
         let (r, wants) = {
-            let routes = self.routes.read();
-            let mut leaf = routes.bases[routes.route(key)].write();
-            let r = f(&mut leaf);
-            (r, leaf.wants())
+            let guard = epoch::pin();
+            loop {
+                let mut leaf = self.routes(&guard).base_for(key).write();
+                if leaf.valid {
+                    let r = f(&mut leaf);
+                    break (r, leaf.wants());
+                }
+            }
         };
         if wants != Adapt::Keep {
             self.adapt(key);
         }
         r
+    }
+
+    /// Calls `f` on the read-locked base node of `key`.
+    #[inline]
+    fn with_leaf_read<R>(&self, key: &[u8], f: impl FnOnce(&Leaf) -> R) -> R {
+        let guard = epoch::pin();
+        loop {
+            let leaf = self.routes(&guard).base_for(key).read();
+            if leaf.valid {
+                return f(&leaf);
+            }
+        }
     }
 
     /// Inserts one object, replacing the one whose key compares equal; returns it.
@@ -36,45 +55,52 @@ impl CaTree {
     /// ascending order, for the whole operation. With `only_new`, nothing is inserted and
     /// `false` returned (with the objects as garbage) if any key is already present.
     pub fn insert_many(&self, objs: Vec<Obj>, only_new: bool) -> (bool, Garbage) {
-        let routes = self.routes.read();
-        let idx: Vec<usize> = objs.iter().map(|o| routes.route(o.key())).collect();
-        let mut wanted = idx.clone();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let mut guards: Vec<_> = wanted
-            .iter()
-            .map(|&i| routes.bases[i].write_quiet())
-            .collect();
-        let slot = |i: usize| wanted.binary_search(&i).expect("locked above");
-        if only_new
-            && objs
-                .iter()
-                .zip(&idx)
-                .any(|(o, &i)| guards[slot(i)].avl.get(o.key()).is_some())
-        {
-            return (false, objs);
+        let guard = epoch::pin();
+        'route: loop {
+            let routes = self.routes(&guard);
+            let idx: Vec<usize> = objs.iter().map(|o| routes.route(o.key())).collect();
+            let mut wanted = idx.clone();
+            wanted.sort_unstable();
+            wanted.dedup();
+            let mut guards = Vec::with_capacity(wanted.len());
+            for &i in &wanted {
+                let g = routes.base(i).write_quiet();
+                if !g.valid {
+                    // Replaced since we routed: release everything, route again.
+                    continue 'route;
+                }
+                guards.push(g);
+            }
+            // `wanted` is sorted and holds every entry of `idx`.
+            let slot = |i: usize| wanted.partition_point(|&w| w < i);
+            if only_new
+                && objs
+                    .iter()
+                    .zip(&idx)
+                    .any(|(o, &i)| guards[slot(i)].avl.get(o.key()).is_some())
+            {
+                return (false, objs);
+            }
+            let mut garbage = Vec::new();
+            for (obj, i) in objs.into_iter().zip(idx) {
+                garbage.extend(guards[slot(i)].avl.insert(obj));
+            }
+            return (true, garbage);
         }
-        let mut garbage = Vec::new();
-        for (obj, i) in objs.into_iter().zip(idx) {
-            garbage.extend(guards[slot(i)].avl.insert(obj));
-        }
-        (true, garbage)
     }
 
     /// Calls `f` on the object whose key compares equal to `key`, if any, under the read
     /// lock (`FnMut` to mirror the hash table's bag-capable signature).
     pub fn lookup(&self, key: &[u8], mut f: impl FnMut(&Obj)) {
-        let routes = self.routes.read();
-        let leaf = routes.bases[routes.route(key)].read();
-        if let Some(o) = leaf.avl.get(key) {
-            f(o);
-        }
+        self.with_leaf_read(key, |leaf| {
+            if let Some(o) = leaf.avl.get(key) {
+                f(o);
+            }
+        })
     }
 
     pub fn member(&self, key: &[u8]) -> bool {
-        let routes = self.routes.read();
-        let leaf = routes.bases[routes.route(key)].read();
-        leaf.avl.get(key).is_some()
+        self.with_leaf_read(key, |leaf| leaf.avl.get(key).is_some())
     }
 
     /// Removes the object with this key and returns it.
@@ -105,7 +131,12 @@ impl CaTree {
     {
         self.with_leaf(key, |leaf| {
             let mut f = Some(f);
-            let mut apply = |obj: &mut Obj| -> Result<R> { (f.take().expect("applied once"))(obj) };
+            let mut apply = |obj: &mut Obj| -> Result<R> {
+                match f.take() {
+                    Some(f) => f(obj),
+                    None => Err(Cause::BadKey.into()), // not reached: applied once
+                }
+            };
             if let Some(r) = leaf.avl.update_with(key, &mut apply) {
                 return r.map(|r| (r, Vec::new()));
             }
@@ -121,103 +152,117 @@ impl CaTree {
     /// Empties the table atomically and returns the old contents, for the caller to free
     /// off its path.
     pub fn clear(&self) -> impl Send + 'static {
-        std::mem::replace(&mut *self.routes.write(), Routes::new())
+        let mut st = self.structure.lock();
+        let guard = epoch::pin();
+        let routes = self.routes(&guard);
+        // Ascending order, like every multi-node lock; all valid (we hold the mutex).
+        let mut locked: Vec<_> = (0..routes.len())
+            .map(|i| routes.base(i).write_quiet())
+            .collect();
+        let old: Vec<Avl> = locked.iter_mut().map(|l| l.retire()).collect();
+        self.publish(&mut st, &guard, Routes::fresh(), &routes.bases);
+        drop(locked);
+        old
     }
 
     /// Number of objects. Not a snapshot across base nodes under concurrent writes.
     pub fn len(&self) -> usize {
-        let routes = self.routes.read();
-        routes.bases.iter().map(|b| b.read().avl.len()).sum()
+        self.sum_bases(|l| l.avl.len())
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Heap bytes held by objects, AVL nodes, base nodes and separators.
+    /// Heap bytes held by objects, AVL nodes, base nodes, separators and the route array.
     pub fn memory_bytes(&self) -> usize {
-        let routes = self.routes.read();
-        let seps: usize = routes.seps.iter().map(|s| s.len() + 16).sum();
-        let bases = routes.bases.len() * std::mem::size_of::<Base>();
-        seps + bases
-            + routes
-                .bases
-                .iter()
-                .map(|b| b.read().avl.memory_bytes())
-                .sum::<usize>()
+        let guard = epoch::pin();
+        let routes = self.routes(&guard);
+        let seps: usize = routes.seps.iter().map(|s| s.len() + 16 + 16).sum();
+        let layer =
+            std::mem::size_of::<Routes>() + routes.len() * (std::mem::size_of::<super::Base>() + 8);
+        seps + layer + self.sum_bases(|l| l.avl.memory_bytes())
+    }
+
+    /// Sum of `f` over the base nodes, one read lock at a time; starts over if a split or
+    /// join moved objects between nodes meanwhile (so none is counted twice or missed).
+    fn sum_bases(&self, f: impl Fn(&Leaf) -> usize) -> usize {
+        let guard = epoch::pin();
+        'route: loop {
+            let routes = self.routes(&guard);
+            let mut sum = 0;
+            for i in 0..routes.len() {
+                let leaf = routes.base(i).read();
+                if !leaf.valid {
+                    continue 'route;
+                }
+                sum += f(&leaf);
+            }
+            return sum;
+        }
     }
 
     /// The object with the smallest key, given to `f`.
     pub fn first<R>(&self, f: impl FnOnce(&Obj) -> R) -> Option<R> {
-        let routes = self.routes.read();
-        first_in(routes.bases.iter(), Avl::first, f)
+        self.neighbour(Bound::Unbounded, false, f)
     }
 
     /// The object with the largest key, given to `f`.
     pub fn last<R>(&self, f: impl FnOnce(&Obj) -> R) -> Option<R> {
-        let routes = self.routes.read();
-        first_in(routes.bases.iter().rev(), Avl::last, f)
+        self.neighbour(Bound::Unbounded, true, f)
     }
 
     /// The object with the smallest key above `key` (which need not be present).
     pub fn next<R>(&self, key: &[u8], f: impl FnOnce(&Obj) -> R) -> Option<R> {
-        let routes = self.routes.read();
-        let i = routes.route(key);
-        {
-            let leaf = routes.bases[i].read();
-            if let Some(o) = leaf.avl.succ(key) {
-                return Some(f(o));
-            }
-        }
-        // Every key of a later base node is above `key`.
-        first_in(routes.bases[i + 1..].iter(), Avl::first, f)
+        self.neighbour(Bound::Excluded(key), false, f)
     }
 
     /// The object with the largest key below `key` (which need not be present).
     pub fn prev<R>(&self, key: &[u8], f: impl FnOnce(&Obj) -> R) -> Option<R> {
-        let routes = self.routes.read();
-        let i = routes.route(key);
-        {
-            let leaf = routes.bases[i].read();
-            if let Some(o) = leaf.avl.pred(key) {
-                return Some(f(o));
+        self.neighbour(Bound::Excluded(key), true, f)
+    }
+
+    /// `f` on the first object beyond `from` (above it, or below it with `rev`), one
+    /// base-node read lock at a time.
+    fn neighbour<R>(&self, from: Bound<&[u8]>, rev: bool, f: impl FnOnce(&Obj) -> R) -> Option<R> {
+        let guard = epoch::pin();
+        // Everything between the original `from` and `pos` has been searched.
+        let mut pos = from;
+        'route: loop {
+            let routes = self.routes(&guard);
+            let mut i = match pos {
+                Bound::Unbounded if rev => routes.len() - 1,
+                Bound::Unbounded => 0,
+                Bound::Included(k) | Bound::Excluded(k) => routes.route(k),
+            };
+            let mut bound = pos;
+            loop {
+                let leaf = routes.base(i).read();
+                if !leaf.valid {
+                    continue 'route;
+                }
+                if let Some(o) = pick(&leaf.avl, bound, rev) {
+                    return Some(f(o));
+                }
+                // Nothing left in this node: move on to its neighbour, remembering the
+                // separator in case that one is replaced before we lock it.
+                if rev {
+                    i = i.checked_sub(1)?;
+                    pos = Bound::Excluded(&routes.seps[i][..]);
+                } else {
+                    pos = Bound::Included(&routes.seps.get(i)?[..]);
+                    i += 1;
+                }
+                bound = Bound::Unbounded; // the whole next node lies beyond
             }
         }
-        first_in(routes.bases[..i].iter().rev(), Avl::last, f)
     }
 
     /// Visits objects in key order from `start` (`Unbounded`, or after/at a key), at most
     /// `max` of them (at least 1). Returns the last key visited, to resume after with
     /// `Bound::Excluded`, or `None` when the table ended.
-    pub fn visit(
-        &self,
-        start: Bound<&[u8]>,
-        max: usize,
-        mut f: impl FnMut(&Obj),
-    ) -> Option<Vec<u8>> {
-        let routes = self.routes.read();
-        let mut i = match start {
-            Bound::Unbounded => 0,
-            Bound::Included(k) | Bound::Excluded(k) => routes.route(k),
-        };
-        let (mut bound, mut seen, mut last) = (start, 0, None);
-        while i < routes.bases.len() {
-            let leaf = routes.bases[i].read();
-            let more = leaf.avl.walk(bound, |o| {
-                f(o);
-                seen += 1;
-                if seen >= max.max(1) {
-                    last = Some(o.key().to_vec());
-                }
-                last.is_none()
-            });
-            if !more {
-                return last;
-            }
-            bound = Bound::Unbounded; // later base nodes hold only greater keys
-            i += 1;
-        }
-        None
+    pub fn visit(&self, start: Bound<&[u8]>, max: usize, f: impl FnMut(&Obj)) -> Option<Vec<u8>> {
+        self.visit_dir(start, max, false, f)
     }
 
     /// [`CaTree::visit`] in reverse key order, from `start` down.
@@ -225,46 +270,74 @@ impl CaTree {
         &self,
         start: Bound<&[u8]>,
         max: usize,
+        f: impl FnMut(&Obj),
+    ) -> Option<Vec<u8>> {
+        self.visit_dir(start, max, true, f)
+    }
+
+    fn visit_dir(
+        &self,
+        start: Bound<&[u8]>,
+        max: usize,
+        rev: bool,
         mut f: impl FnMut(&Obj),
     ) -> Option<Vec<u8>> {
-        let routes = self.routes.read();
-        let mut i = match start {
-            Bound::Unbounded => routes.bases.len(),
-            Bound::Included(k) | Bound::Excluded(k) => routes.route(k) + 1,
-        };
-        let (mut bound, mut seen, mut last) = (start, 0, None);
-        while i > 0 {
-            i -= 1;
-            let leaf = routes.bases[i].read();
-            let more = leaf.avl.walk_rev(bound, |o| {
-                f(o);
-                seen += 1;
-                if seen >= max.max(1) {
-                    last = Some(o.key().to_vec());
-                }
-                last.is_none()
-            });
-            if !more {
-                return last;
+        let guard = epoch::pin();
+        let (mut seen, mut last) = (0, None);
+        let mut visit = |o: &Obj| {
+            f(o);
+            seen += 1;
+            if seen >= max.max(1) {
+                last = Some(o.key().to_vec());
             }
-            bound = Bound::Unbounded;
+            last.is_none()
+        };
+        // Everything between `start` and `pos` has been visited.
+        let mut pos = start;
+        'route: loop {
+            let routes = self.routes(&guard);
+            let mut i = match pos {
+                Bound::Unbounded if rev => routes.len() - 1,
+                Bound::Unbounded => 0,
+                Bound::Included(k) | Bound::Excluded(k) => routes.route(k),
+            };
+            let mut bound = pos;
+            loop {
+                let leaf = routes.base(i).read();
+                if !leaf.valid {
+                    continue 'route;
+                }
+                let more = if rev {
+                    leaf.avl.walk_rev(bound, &mut visit)
+                } else {
+                    leaf.avl.walk(bound, &mut visit)
+                };
+                if !more {
+                    drop(leaf);
+                    return last;
+                }
+                if rev {
+                    i = i.checked_sub(1)?;
+                    pos = Bound::Excluded(&routes.seps[i][..]);
+                } else {
+                    pos = Bound::Included(&routes.seps.get(i)?[..]);
+                    i += 1;
+                }
+                bound = Bound::Unbounded; // later base nodes hold only keys beyond
+            }
         }
-        None
     }
 }
 
-/// `f` applied to what `pick` finds in the first base node (in iteration order) where it
-/// finds something; one base-node read lock at a time.
-fn first_in<'a, R>(
-    bases: impl Iterator<Item = &'a Base>,
-    pick: fn(&Avl) -> Option<&Obj>,
-    f: impl FnOnce(&Obj) -> R,
-) -> Option<R> {
-    for b in bases {
-        let leaf = b.read();
-        if let Some(o) = pick(&leaf.avl) {
-            return Some(f(o));
-        }
+/// The first object of `avl` beyond `bound` (a lower bound, or an upper one with `rev`).
+#[inline]
+fn pick<'a>(avl: &'a Avl, bound: Bound<&[u8]>, rev: bool) -> Option<&'a Obj> {
+    match (bound, rev) {
+        (Bound::Unbounded, false) => avl.first(),
+        (Bound::Unbounded, true) => avl.last(),
+        (Bound::Excluded(k), false) => avl.succ(k),
+        (Bound::Excluded(k), true) => avl.pred(k),
+        (Bound::Included(k), false) => avl.get(k).or_else(|| avl.succ(k)),
+        (Bound::Included(k), true) => avl.get(k).or_else(|| avl.pred(k)),
     }
-    None
 }
