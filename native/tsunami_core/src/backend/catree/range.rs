@@ -3,6 +3,7 @@
 //! says the walk has left the range. Same locking and guarantees as [`CaTree::visit`].
 
 use super::CaTree;
+use crate::sync::epoch;
 use crate::term::Obj;
 use std::ops::Bound;
 
@@ -27,14 +28,7 @@ impl CaTree {
         max: usize,
         mut f: impl FnMut(&Obj) -> bool,
     ) -> Option<Vec<u8>> {
-        let routes = self.routes.read();
-        let mut i = match from {
-            From::Start => 0,
-            From::After(k) => routes.route(k),
-            // Base node `i` holds keys from `seps[i-1]` on: the first one whose lower
-            // separator is not below the range start may hold it, or the one before.
-            From::Seek(below) => routes.seps.partition_point(|s| below(s)),
-        };
+        let guard = epoch::pin();
         let (mut seen, mut last, mut stopped) = (0, None, false);
         let mut visit = |o: &Obj| {
             if !f(o) {
@@ -47,21 +41,41 @@ impl CaTree {
             }
             last.is_none()
         };
-        let mut first = true;
-        while i < routes.bases.len() {
-            let leaf = routes.bases[i].read();
-            let more = match (&from, first) {
-                (From::After(k), true) => leaf.avl.walk(Bound::Excluded(k), &mut visit),
-                (From::Seek(below), true) => leaf.avl.walk_seek(*below, &mut visit),
-                _ => leaf.avl.walk(Bound::Unbounded, &mut visit),
+        // Where to go on from: `None` until the seek found its first base node, then a
+        // bound before which everything has been visited.
+        let mut pos: Option<Bound<&[u8]>> = match from {
+            From::Start => Some(Bound::Unbounded),
+            From::After(k) => Some(Bound::Excluded(k)),
+            From::Seek(_) => None,
+        };
+        'route: loop {
+            let routes = self.routes(&guard);
+            let mut i = match (pos, &from) {
+                // Base node `i` holds keys from `seps[i-1]` on: the first one whose lower
+                // separator is not below the range start may hold it, or the one before.
+                (None, From::Seek(below)) => routes.seps.partition_point(|s| below(s)),
+                (Some(Bound::Included(k) | Bound::Excluded(k)), _) => routes.route(k),
+                _ => 0,
             };
-            if !more {
-                return if stopped { None } else { last };
+            let mut bound = pos;
+            loop {
+                let leaf = routes.base(i).read();
+                if !leaf.valid {
+                    continue 'route; // replaced by a split or join: route again
+                }
+                let more = match (bound, &from) {
+                    (None, From::Seek(below)) => leaf.avl.walk_seek(*below, &mut visit),
+                    (Some(b), _) => leaf.avl.walk(b, &mut visit),
+                    (None, _) => leaf.avl.walk(Bound::Unbounded, &mut visit),
+                };
+                if !more {
+                    return if stopped { None } else { last };
+                }
+                pos = Some(Bound::Included(&routes.seps.get(i)?[..]));
+                i += 1;
+                bound = Some(Bound::Unbounded); // later base nodes hold only keys beyond
             }
-            first = false;
-            i += 1;
         }
-        None
     }
 }
 
