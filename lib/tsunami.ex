@@ -806,18 +806,18 @@ defmodule Tsunami do
   Repairs a continuation that went through `:erlang.term_to_binary/1`.
 
       iex> t = Tsunami.new(:repair, [:ordered_set])
-      iex> Tsunami.insert(t, [{1}, {2}])
-      iex> {_, cont} = Tsunami.select(t, [{:_, [], [:"$_"]}], 1)
+      iex> Tsunami.insert(t, [{1}, {2}, {3}])
+      iex> {_, cont} = Tsunami.select(t, [{:_, [], [:"$_"]}], 2)
       iex> cont = :erlang.binary_to_term(:erlang.term_to_binary(cont))
       iex> Tsunami.select(Tsunami.repair_continuation(cont, [{:_, [], [:"$_"]}]))
-      {[{2}], :"$end_of_table"}
+      {[{3}], :"$end_of_table"}
   """
   @spec repair_continuation(continuation, :ets.match_spec()) :: continuation
   def repair_continuation(:"$end_of_table", _spec), do: :"$end_of_table"
 
   def repair_continuation(cont, spec) do
     nif [cont, spec] do
-      if Select.valid_continuation?(cont), do: Select.repair(cont), else: :erlang.error(:badarg)
+      if Select.repairable?(cont), do: Select.repair(cont), else: :erlang.error(:badarg)
     end
   end
 

@@ -17,7 +17,10 @@ defmodule Tsunami.Select do
   # back marked, and OTP's engine runs on just those. A spec the Rust compiler does not
   # know (ms_compile/2 returns :unsupported) runs wholly on OTP's engine, as before.
   #
-  # Continuations are {:tsunami_select, tab, spec, compiled, limit, cursor, pending, order}
+  # Continuations are {:tsunami_select, tab, spec, erl, ms, limit, cursor, pending, order}:
+  # `erl` and `ms` are the two compiled forms of the spec (OTP's, Tsunami's), elements 4
+  # and 5, where :ets keeps its compiled spec in hash and ordered_set continuations (the
+  # OTP suite damages those elements to test repair_continuation/2).
   # where `compiled` is {otp_compiled, engine} and `pending` holds results already
   # computed but not yet handed out.
 
@@ -232,19 +235,22 @@ defmodule Tsunami.Select do
   def first_chunk(tab, spec, limit, order) do
     {tab, _keypos} = Native.resolve(tab)
     compiled = compile!(spec)
-    next_chunk({:tsunami_select, tab, spec, compiled, limit, nil, [], order})
+    {erl, ms} = split(compiled)
+    next_chunk({:tsunami_select, tab, spec, erl, ms, limit, nil, [], order})
   end
 
   @doc false
-  def next_chunk({:tsunami_select, tab, spec, compiled, limit, cursor, pending, order} = cont) do
+  def next_chunk({:tsunami_select, tab, spec, erl, ms, limit, cursor, pending, order} = cont) do
+    compiled = join(erl, ms)
     # The table must still exist (and be readable by this process).
     Native.resolve(tab)
 
     if length(pending) >= limit do
-      case Enum.split(pending, limit) do
-        {items, []} when cursor == :done -> {items, :"$end_of_table"}
-        {items, rest} -> {items, put_elem(cont, 6, rest)}
-      end
+      # A full chunk always comes with a continuation, even when nothing is left, as
+      # with :ets (whose next select/1 then gives '$end_of_table', or badarg if the
+      # table was deleted meanwhile).
+      {items, rest} = Enum.split(pending, limit)
+      {items, put_elem(cont, 7, rest)}
     else
       case cursor do
         :done ->
@@ -252,7 +258,7 @@ defmodule Tsunami.Select do
 
         _ ->
           {fresh, next} = chunk(tab, compiled, cursor, order)
-          cont = {:tsunami_select, tab, spec, compiled, limit, next, pending ++ fresh, order}
+          cont = {:tsunami_select, tab, spec, erl, ms, limit, next, pending ++ fresh, order}
           next_chunk(cont)
       end
     end
@@ -278,14 +284,34 @@ defmodule Tsunami.Select do
   end
 
   @doc false
-  def valid_continuation?({:tsunami_select, _, _, _, limit, _, pending, _})
-      when is_integer(limit) and limit > 0 and is_list(pending),
-      do: true
+  def valid_continuation?({:tsunami_select, _, _, erl, ms, _, _, _, _} = cont),
+    do: repairable?(cont) and compiled?(erl, ms)
 
   def valid_continuation?(_), do: false
 
   @doc false
+  # Well formed apart, perhaps, from the compiled spec.
+  def repairable?({:tsunami_select, _, _, _, _, limit, _, pending, _})
+      when is_integer(limit) and limit > 0 and is_list(pending),
+      do: true
+
+  def repairable?(_), do: false
+
+  defp split(:none), do: {:none, :none}
+  defp split({erl, ms}), do: {erl, ms}
+
+  defp join(:none, :none), do: :none
+  defp join(erl, ms), do: {erl, ms}
+
+  defp compiled?(:none, :none), do: true
+
+  defp compiled?(erl, ms),
+    do: :ets.is_compiled_ms(erl) and (is_reference(ms) or ms == :unsupported)
+
+  @doc false
   # A continuation that went through term_to_binary: recompile the spec.
-  def repair({:tsunami_select, tab, spec, _compiled, limit, cursor, pending, order}),
-    do: {:tsunami_select, tab, spec, compile!(spec), limit, cursor, pending, order}
+  def repair({:tsunami_select, tab, spec, _erl, _ms, limit, cursor, pending, order}) do
+    {erl, ms} = split(compile!(spec))
+    {:tsunami_select, tab, spec, erl, ms, limit, cursor, pending, order}
+  end
 end
