@@ -1019,4 +1019,59 @@ defmodule Tsunami.SelectTest do
       objs when is_list(objs) -> walk_slots(mod, t, i + 1, [objs | acc])
     end
   end
+
+  test "select_replace accepts exactly the key-keeping specs :ets accepts" do
+    terms = [:a, ~c"hej", 123, 1.23, Bitwise.bsl(123, 123), "123", self(), :"$1", %{a: 1}]
+
+    keys =
+      for x <- terms, y <- Enum.take(terms, 4) do
+        [
+          {:"$1", :"$1"},
+          {:"$1", :"$2"},
+          {{x, y}, {{x, y}}},
+          {{x, y}, {x, y}},
+          {{:"$1", y}, {{:"$1", y}}},
+          {{{x, y}}, {{{{x, y}}}}},
+          {{x}, {{{x}}}},
+          {x, {:const, x}},
+          {x, x},
+          {{x, y}, {:const, {x, y}}},
+          {{x, y}, {{x, {:const, y}}}},
+          {[x, y | :"$1"], [x, y | :"$1"]},
+          {[x, y | :"$1"], [x, y]},
+          {[{x, :"$1"}, y], [{{x, :"$1"}}, y]},
+          {{[{x, y}]}, {{[{{x, y}}]}}},
+          {{[{x, y}]}, {{{:const, [{x, y}]}}}},
+          {:_, :_},
+          {:"$_", :"$_"}
+        ]
+      end
+      |> List.flatten()
+
+    e = :ets.new(:sr_keys, [:set])
+    t = Tsunami.new(:sr_keys, [:set])
+
+    for {head_key, body_key} <- keys do
+      spec = [{{head_key, :"$2", :"$3"}, [], [{{body_key, :"$3", :"$2"}}]}]
+      expected = outcome(fn -> :ets.select_replace(e, spec) end)
+      assert outcome(fn -> Tsunami.select_replace(t, spec) end) == expected, inspect(spec)
+    end
+
+    # A whole constant object, with the same or another key.
+    for key <- [{1, :tuple}, :a, %{a: 1}, {:nested, %{a: 1}}, :"$1"],
+        new <- [{key, 3, 4}, {key}, {:other, 1, 2}] do
+      :ets.insert(e, {key, 1, 2})
+      Tsunami.insert(t, {key, 1, 2})
+      spec = [{{key, 1, 2}, [], [{:const, new}]}]
+      expected = outcome(fn -> :ets.select_replace(e, spec) end)
+      assert outcome(fn -> Tsunami.select_replace(t, spec) end) == expected, inspect(spec)
+      assert Enum.sort(Tsunami.tab2list(t)) == Enum.sort(:ets.tab2list(e))
+    end
+  end
+
+  defp outcome(fun) do
+    {:ok, fun.()}
+  rescue
+    e -> {:raised, e.__struct__}
+  end
 end

@@ -36,6 +36,8 @@ defmodule Tsunami.Select do
       try do
         :ets.match_spec_compile(spec)
       catch
+        # Too deep a nesting is system_limit, as for :ets; anything else badarg.
+        :error, :system_limit -> :erlang.error(:system_limit)
         :error, _ -> :erlang.error(:badarg)
       end
 
@@ -101,15 +103,61 @@ defmodule Tsunami.Select do
     head_key = elem(head, keypos - 1)
     body_key = elem(object, keypos - 1)
 
-    cond do
-      body_key === {:element, keypos, :"$_"} -> true
-      head_key == :_ -> false
-      ground?(head_key) -> body_key === head_key or body_key === {:const, head_key}
-      true -> is_atom(head_key) and body_key === head_key
-    end
+    body_key === {:element, keypos, :"$_"} or rebuilds?(head_key, body_key)
+  end
+
+  # A whole constant object: its key must be the head's (ground, map-free) key.
+  def keeps_key?({head, _guards, [{:const, new}]}, keypos)
+      when is_tuple(head) and tuple_size(head) >= keypos and is_tuple(new) and
+             tuple_size(new) >= keypos do
+    key = elem(head, keypos - 1)
+    ground?(key) and not has_map?(key) and elem(new, keypos - 1) === key
   end
 
   def keeps_key?(_clause, _keypos), do: false
+
+  defp has_map?(m) when is_map(m), do: true
+  defp has_map?(t) when is_tuple(t), do: t |> Tuple.to_list() |> Enum.any?(&has_map?/1)
+  defp has_map?([h | t]), do: has_map?(h) or has_map?(t)
+  defp has_map?(_), do: false
+
+  # Whether body expression `body` builds exactly the term that head pattern `head`
+  # matched: the same variables in the same structure (`{{...}}` for a tuple), or the
+  # same literal. `:_` matches anything and so can never be rebuilt.
+  defp rebuilds?(:_, _body), do: false
+
+  defp rebuilds?(head, body) when is_tuple(head) do
+    case body do
+      {inner} when is_tuple(inner) and tuple_size(inner) == tuple_size(head) ->
+        Enum.all?(Enum.zip(Tuple.to_list(head), Tuple.to_list(inner)), fn {h, b} ->
+          rebuilds?(h, b)
+        end)
+
+      _ ->
+        const_of?(head, body)
+    end
+  end
+
+  defp rebuilds?([h | t], [bh | bt]), do: rebuilds?(h, bh) and rebuilds?(t, bt)
+
+  defp rebuilds?(head, body) do
+    cond do
+      variable?(head) -> body === head
+      ground?(head) -> const_of?(head, body) or (body === head and plain?(head))
+      true -> false
+    end
+  end
+
+  # `{:const, head}` for a ground head; :ets does not accept it for maps.
+  defp const_of?(head, body), do: ground?(head) and not has_map?(head) and body === {:const, head}
+
+  # A literal that means itself in a body too (not '$_', '$$' or a map expression).
+  defp plain?(a) when is_atom(a), do: not String.starts_with?(Atom.to_string(a), "$")
+  defp plain?(m) when is_map(m), do: false
+  defp plain?(_), do: true
+
+  defp variable?(a) when is_atom(a), do: a != :_ and not ground?(a)
+  defp variable?(_), do: false
 
   @doc false
   # All results of `spec` over the table, in table order.
