@@ -100,4 +100,35 @@ defmodule Tsunami.OwnerRaceTest do
       end
     end
   end
+
+  test "an insert_new racing delete/1 happens before it or raises badarg, never on an emptied table" do
+    parent = self()
+
+    for _ <- 1..500 do
+      t = Tsunami.new(:race_delete, [:public])
+
+      spawn(fn ->
+        results =
+          for i <- 1..50 do
+            try do
+              {i, Tsunami.insert_new(t, for(z <- 1..2000, do: {z, z}))}
+            rescue
+              ArgumentError -> {i, :badarg}
+            end
+          end
+
+        send(parent, {:results, results})
+      end)
+
+      Process.sleep(1)
+      Tsunami.delete(t)
+
+      assert_receive {:results, results}, 10_000
+      # true first (the keys were new), then false while the table lives, then badarg.
+      outcomes = results |> Enum.map(&elem(&1, 1)) |> Enum.dedup()
+
+      assert outcomes in [[true, false, :badarg], [true, :badarg], [:badarg], [true, false]],
+             inspect(outcomes)
+    end
+  end
 end

@@ -155,6 +155,30 @@ pub fn with_table<'a, R>(tab: Term<'a>, f: impl FnOnce(&TableRes) -> NifResult<R
     Err(crate::error::raise(Cause::NotATable.into()))
 }
 
+/// [`with_table`] for operations on a table's contents. A `delete/1` that lands while
+/// `f` runs empties the storage under `f`'s feet; such an operation is then ordered after
+/// the delete: it raises `badarg`, and anything it wrote into the emptied storage is
+/// dropped again. (Otherwise `insert_new/2` could succeed on the emptied storage of a
+/// table that no longer exists.)
+#[inline]
+pub fn with_live<'a, R>(tab: Term<'a>, f: impl FnOnce(&TableRes) -> NifResult<R>) -> NifResult<R> {
+    with_table(tab, |t| {
+        let r = f(t)?;
+        deleted_meanwhile(t)?;
+        Ok(r)
+    })
+}
+
+/// `Err(badarg)` (and the storage emptied again) if `t` was deleted.
+#[inline]
+pub fn deleted_meanwhile(t: &TableRes) -> NifResult<()> {
+    if t.table.is_deleted() {
+        t.table.storage_unchecked().clear();
+        return Err(crate::error::raise(Cause::Id.into()));
+    }
+    Ok(())
+}
+
 /// The handle of a `Tab` argument, cloned (for cursors and table-level operations).
 pub fn handle_of(tab: Term) -> NifResult<Handle> {
     if let Some(h) = Handle::from_term(tab) {

@@ -7,7 +7,7 @@
 use crate::atoms;
 use crate::convert::{self, caller, decode, decode_obj, encode_key};
 use crate::error::{badarg, raise, NifResult, OrRaise};
-use crate::resource::{handle_of, with_table, Cursor};
+use crate::resource::{deleted_meanwhile, handle_of, with_live, Cursor};
 use rustler::{Encoder, Env, ResourceArc, Term};
 use tsunami_core::config::TRAVERSAL_CHUNK;
 use tsunami_core::table::TableType;
@@ -15,7 +15,7 @@ use tsunami_core::term::element_range;
 use tsunami_core::Cause;
 
 fn lookup<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
-    with_table(tab, |t| {
+    with_live(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
         let (hash, k) = encode_key(key, t.table.is_ordered())?;
         // Most lookups find zero or one object: keep the first out of the vector so
@@ -41,7 +41,7 @@ fn lookup<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>>
 fast_nif!(lookup(tab, key));
 
 fn member<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool> {
-    with_table(tab, |t| {
+    with_live(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
         let (hash, k) = encode_key(key, t.table.is_ordered())?;
         Ok(s.member(hash, &k))
@@ -55,7 +55,7 @@ fn lookup_element<'a>(
     key: Term<'a>,
     pos: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    with_table(tab, |t| {
+    with_live(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
         let pos: i64 = pos.decode().map_err(|_| badarg())?;
         if pos < 1 {
@@ -83,7 +83,7 @@ fn lookup_element<'a>(
 fast_nif!(lookup_element(tab, key, pos));
 
 fn first<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
-    with_table(tab, |t| {
+    with_live(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
         match s.first(|obj| decode(env, obj.key())) {
             Some(k) => k,
@@ -94,7 +94,7 @@ fn first<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
 fast_nif!(first(tab));
 
 fn next<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
-    with_table(tab, |t| {
+    with_live(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
         let (hash, k) = encode_key(key, t.table.is_ordered())?;
         match s.next(hash, &k, |obj| decode(env, obj.key())).or_raise()? {
@@ -106,7 +106,7 @@ fn next<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
 fast_nif!(next(tab, key));
 
 fn last<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
-    with_table(tab, |t| {
+    with_live(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
         match s.last(|obj| decode(env, obj.key())) {
             Some(k) => k,
@@ -117,7 +117,7 @@ fn last<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
 fast_nif!(last(tab));
 
 fn prev<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
-    with_table(tab, |t| {
+    with_live(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
         let (hash, k) = encode_key(key, t.table.is_ordered())?;
         match s.prev(hash, &k, |obj| decode(env, obj.key())).or_raise()? {
@@ -130,7 +130,7 @@ fast_nif!(prev(tab, key));
 
 #[rustler::nif]
 fn slot<'a>(env: Env<'a>, tab: Term<'a>, i: Term<'a>) -> NifResult<Term<'a>> {
-    with_table(tab, |t| {
+    with_live(tab, |t| {
         let s = t.table.read(|| caller(env)).or_raise()?;
         let i: i64 = i.decode().map_err(|_| badarg())?;
         let i = usize::try_from(i).map_err(|_| badarg())?;
@@ -193,6 +193,7 @@ fn tab2list_chunk<'a>(env: Env<'a>, tab: Term<'a>, cont: Term<'a>) -> NifResult<
     if let Some(e) = err {
         return Err(e);
     }
+    deleted_meanwhile(&cursor.handle)?;
     let list = convert::make_list(env, &out);
     Ok(match more {
         true => (list, cursor.encode(env)).encode(env),

@@ -247,6 +247,7 @@ fn select_run<'a>(
         cursor.finish();
     }
     drop(pos_slot);
+    crate::resource::deleted_meanwhile(&cursor.handle)?;
     let rest = match more {
         true => cursor.encode(env),
         false => atoms::end_of_table().encode(env),
@@ -297,6 +298,7 @@ fn select_keys<'a>(
         s.lookup(*hash, key, |obj| acc.object(&spec.ms, &renv, obj.body()));
     }
     acc.delete_doomed(s, table.keypos());
+    crate::resource::deleted_meanwhile(&h)?;
     let done = acc.finish(atoms::nil().encode(env))?;
     // Drop the middle element: `{Items, Marker}` / `{Count, Fallbacks}`.
     let parts = rustler::types::tuple::get_tuple(done)?;

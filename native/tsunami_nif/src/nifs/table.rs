@@ -316,7 +316,7 @@ fn safe_fixtable<'a>(env: Env<'a>, tab: Term<'a>, on: Term<'a>) -> NifResult<Ato
 
 #[rustler::nif]
 fn delete_all_objects<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Atom> {
-    with_table(tab, |t| {
+    resource::with_live(tab, |t| {
         t.table.write(|| caller(env)).or_raise()?.clear();
         Ok(atoms::true_())
     })

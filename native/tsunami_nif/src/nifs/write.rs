@@ -9,7 +9,7 @@ use crate::convert::{
     self, caller, decode_obj, encode_key, encode_object, encode_value, proper_list,
 };
 use crate::error::{badarg, raise, NifResult, OrRaise};
-use crate::resource::{with_table, TableRes};
+use crate::resource::{with_live, TableRes};
 use rustler::types::tuple::{get_tuple, make_tuple};
 use rustler::{Encoder, Env, Term};
 use tsunami_core::backend::{KeyMode, Storage};
@@ -42,7 +42,7 @@ fn do_insert<'a>(
     only_new: bool,
     dirty: bool,
 ) -> NifResult<Term<'a>> {
-    with_table(tab, |t| {
+    with_live(tab, |t| {
         let s = t.table.write(|| caller(env)).or_raise()?;
         if !dirty && objs.is_list() && objs.list_length().is_ok_and(|n| n > DIRTY_INSERT_LEN) {
             return Ok(atoms::tsunami_dirty().encode(env));
@@ -79,7 +79,7 @@ fn insert_new_dirty<'a>(env: Env<'a>, tab: Term<'a>, objs: Term<'a>) -> NifResul
 }
 
 fn delete_key<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool> {
-    with_table(tab, |t| {
+    with_live(tab, |t| {
         let s = t.table.write(|| caller(env)).or_raise()?;
         let (hash, k) = encode_key(key, t.table.is_ordered())?;
         Storage::discard(s.take(hash, &k));
@@ -89,7 +89,7 @@ fn delete_key<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<bool>
 fast_nif!(delete_key(tab, key));
 
 fn delete_object<'a>(env: Env<'a>, tab: Term<'a>, obj: Term<'a>) -> NifResult<bool> {
-    with_table(tab, |t| {
+    with_live(tab, |t| {
         let s = t.table.write(|| caller(env)).or_raise()?;
         let obj = encode_object(obj, t.table.keypos(), t.table.is_ordered())?;
         Storage::discard(s.delete_object(&obj));
@@ -99,7 +99,7 @@ fn delete_object<'a>(env: Env<'a>, tab: Term<'a>, obj: Term<'a>) -> NifResult<bo
 fast_nif!(delete_object(tab, obj));
 
 fn take<'a>(env: Env<'a>, tab: Term<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
-    with_table(tab, |t| {
+    with_live(tab, |t| {
         let s = t.table.write(|| caller(env)).or_raise()?;
         let (hash, k) = encode_key(key, t.table.is_ordered())?;
         let removed = s.take(hash, &k);
@@ -213,7 +213,7 @@ fn update_counter<'a>(
     ops: Term<'a>,
     default: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    with_table(tab, |t| {
+    with_live(tab, |t| {
         let s = unique_storage(env, t)?;
         let keypos = t.table.keypos();
         // A bad op is only reported once there is an object to apply it to: for a
@@ -316,7 +316,7 @@ fn update_element<'a>(
     ops: Term<'a>,
     default: Term<'a>,
 ) -> NifResult<bool> {
-    with_table(tab, |t| {
+    with_live(tab, |t| {
         // :ets gives no cause for update_element on a bag.
         let s = t.table.write(|| caller(env)).or_raise()?;
         if s.mode() != KeyMode::Unique {
