@@ -398,7 +398,7 @@ defmodule Tsunami do
       :"$end_of_table"
   """
   @spec next(tab, term()) :: term()
-  def next(tab, key), do: nif([tab, key], Native.next(tab, key))
+  def next(tab, key), do: nif([tab, key], Native.next(tab, not_end!(tab, key)))
 
   @doc """
   The last key in term order (`ordered_set`); for other types the same as `first/1`.
@@ -421,7 +421,16 @@ defmodule Tsunami do
       {2, 2, :"$end_of_table"}
   """
   @spec prev(tab, term()) :: term()
-  def prev(tab, key), do: nif([tab, key], Native.prev(tab, key))
+  def prev(tab, key), do: nif([tab, key], Native.prev(tab, not_end!(tab, key)))
+
+  # `:"$end_of_table"` is never a key to step from (:ets raises badarg for it even on an
+  # ordered_set, where any other absent key has neighbours).
+  defp not_end!(tab, :"$end_of_table") do
+    Native.resolve(tab)
+    :erlang.error(:badarg)
+  end
+
+  defp not_end!(_tab, key), do: key
 
   @doc """
   Information about the table as a keyword list, or `:undefined` if it does not exist.
@@ -1068,7 +1077,8 @@ defmodule Tsunami do
 
   @doc "The key after `key` and its objects, or `:\"$end_of_table\"` (OTP 27)."
   @spec next_lookup(tab, term()) :: {term(), [tuple()]} | :"$end_of_table"
-  def next_lookup(tab, key), do: nif([tab, key], with_objects(tab, Native.next(tab, key)))
+  def next_lookup(tab, key),
+    do: nif([tab, key], with_objects(tab, Native.next(tab, not_end!(tab, key))))
 
   @doc "The last key and its objects, or `:\"$end_of_table\"` (OTP 27)."
   @spec last_lookup(tab) :: {term(), [tuple()]} | :"$end_of_table"
@@ -1076,7 +1086,8 @@ defmodule Tsunami do
 
   @doc "The key before `key` and its objects, or `:\"$end_of_table\"` (OTP 27)."
   @spec prev_lookup(tab, term()) :: {term(), [tuple()]} | :"$end_of_table"
-  def prev_lookup(tab, key), do: nif([tab, key], with_objects(tab, Native.prev(tab, key)))
+  def prev_lookup(tab, key),
+    do: nif([tab, key], with_objects(tab, Native.prev(tab, not_end!(tab, key))))
 
   defp with_objects(_tab, :"$end_of_table"), do: :"$end_of_table"
   defp with_objects(tab, key), do: {key, Native.lookup(tab, key)}

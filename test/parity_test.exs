@@ -875,4 +875,19 @@ defmodule Tsunami.ParityTest do
       Oracle.check(p, fn m, t -> info_sans_memory(m, t) end, label: inspect(opt))
     end
   end
+
+  for type <- [:set, :ordered_set, :bag, :duplicate_bag] do
+    test "#{type}: next/prev from :\"$end_of_table\" raise, as :ets" do
+      p = Oracle.new([unquote(type), :public])
+      Oracle.check(p, fn m, t -> m.insert(t, [{1}, {:a}, {:zz}]) end)
+      Oracle.check_raise(p, fn m, t -> m.next(t, :"$end_of_table") end)
+      Oracle.check_raise(p, fn m, t -> m.prev(t, :"$end_of_table") end)
+      # Other absent keys have neighbours in an ordered_set only.
+      if unquote(type) == :ordered_set,
+        do: Oracle.check(p, fn m, t -> {m.next(t, :b), m.prev(t, :b)} end),
+        else: Oracle.check_raise(p, fn m, t -> m.next(t, :b) end)
+
+      Oracle.delete(p)
+    end
+  end
 end
