@@ -28,6 +28,9 @@ pub struct TableRes {
     /// The heir's monitor, and whether the heir has died: a dead heir never inherits, even
     /// if the VM later hands its pid to another process.
     heir_watch: Mutex<Option<HeirWatch>>,
+    /// Serializes the hand-over after the owner's death, which the owner's monitor and
+    /// [`settle_owner`] may both start.
+    succession: Mutex<()>,
 }
 
 struct HeirWatch {
@@ -131,6 +134,7 @@ pub fn create(
         monitor: Mutex::new(None),
         fixations: Mutex::new(Fixations::default()),
         heir_watch: Mutex::new(None),
+        succession: Mutex::new(()),
     });
     REGISTRY
         .register(id, options.named.then_some(name), handle.clone())
@@ -342,6 +346,10 @@ pub fn owner_exited(env: Env, table: &Table, pid: u64) {
     let Some(handle) = REGISTRY.get(table.id) else {
         return;
     };
+    let _one_at_a_time = handle.succession.lock().unwrap_or_else(|e| e.into_inner());
+    if table.is_deleted() || table.owner() != pid {
+        return; // already handed on (or deleted) by the other path
+    }
     let heir = std::mem::take(&mut *table.heir.lock());
     if let Heir::Pid {
         pid: heir_pid,
@@ -374,6 +382,19 @@ pub fn owner_exited(env: Env, table: &Table, pid: u64) {
         .unwrap_or_else(|e| e.into_inner())
         .take();
     delete(env, &handle);
+}
+
+/// Hands on (to the heir) or deletes a table whose owner has exited but whose monitor
+/// has not fired yet: ETS does this inside the owner's exit, before anyone can see the
+/// exit, while a NIF monitor may fire after others got their `DOWN`. Readers of the
+/// table set (`all/0`, `info/1,2`, `whereis/1`) call this first. Returns whether the
+/// table still exists.
+pub fn settle_owner(env: Env, h: &Handle) -> bool {
+    let owner = h.table.owner();
+    if !h.table.is_deleted() && !local_pid(env, owner).is_alive(env) {
+        owner_exited(env, &h.table, owner);
+    }
+    !h.table.is_deleted()
 }
 
 /// A `LocalPid` for a raw pid word.

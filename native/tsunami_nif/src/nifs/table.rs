@@ -44,9 +44,11 @@ fn whereis<'a>(env: Env<'a>, name: Term<'a>) -> NifResult<Term<'a>> {
     if !name.is_atom() {
         return Err(badarg());
     }
-    Ok(REGISTRY
-        .with_name(convert::word(name.as_c_arg()), |h| h.encode(env))
-        .unwrap_or_else(|| atoms::undefined().encode(env)))
+    let found = REGISTRY.with_name(convert::word(name.as_c_arg()), |h| h.clone());
+    Ok(match found {
+        Some(h) if resource::settle_owner(env, &h) => h.encode(env),
+        _ => atoms::undefined().encode(env),
+    })
 }
 
 #[rustler::nif]
@@ -54,15 +56,16 @@ fn all(env: Env) -> Vec<Term> {
     REGISTRY
         .all()
         .iter()
+        .filter(|h| resource::settle_owner(env, h))
         .map(|h| resource::tab_term(env, h))
         .collect()
 }
 
 /// `info/1,2` (the Elixir side passes `node()`) return `undefined` for unknown names and deleted tables, badarg for
 /// non-table terms.
-fn info_target(tab: Term) -> NifResult<Option<Handle>> {
+fn info_target(env: Env, tab: Term) -> NifResult<Option<Handle>> {
     match handle_of(tab) {
-        Ok(h) if !h.table.is_deleted() => Ok(Some(h)),
+        Ok(h) if resource::settle_owner(env, &h) => Ok(Some(h)),
         Ok(_) => Ok(None),
         Err(_) if tab.is_atom() => Ok(None),
         Err(_) => Err(raise(Cause::NotATable.into())),
@@ -171,7 +174,7 @@ fn stats_term<'a>(env: Env<'a>, storage: &Storage) -> Term<'a> {
 
 #[rustler::nif]
 fn info<'a>(env: Env<'a>, tab: Term<'a>, node: Term<'a>) -> NifResult<Term<'a>> {
-    let Some(h) = info_target(tab)? else {
+    let Some(h) = info_target(env, tab)? else {
         return Ok(atoms::undefined().encode(env));
     };
     let mut out = Vec::with_capacity(INFO_ORDER.len());
@@ -192,7 +195,7 @@ fn info_item<'a>(
     what: Term<'a>,
     node: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    let Some(h) = info_target(tab)? else {
+    let Some(h) = info_target(env, tab)? else {
         return Ok(atoms::undefined().encode(env));
     };
     let name = what.atom_to_string().map_err(|_| badarg())?;
