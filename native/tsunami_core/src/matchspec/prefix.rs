@@ -66,11 +66,11 @@ impl KeyRange {
 /// `Some(None)` for a clause that matches no tuple at all (it does not widen the range).
 fn clause_range(c: &Clause, keypos: usize) -> Option<Option<KeyRange>> {
     let key = match &c.head {
-        Pat::Tuple(ps) if ps.len() >= keypos => match &ps[keypos - 1] {
+        Pat::Tuple(ps, _) if ps.len() >= keypos => match &ps[keypos - 1] {
             Pat::Lit(l) => KeyPat::Lit(l),
             p => KeyPat::Pat(p),
         },
-        Pat::Tuple(_) => return Some(None),
+        Pat::Tuple(..) => return Some(None),
         Pat::Lit(l) => match element_range(l, keypos) {
             Some(r) => KeyPat::Lit(&l[r]),
             None => return Some(None),
@@ -78,7 +78,7 @@ fn clause_range(c: &Clause, keypos: usize) -> Option<Option<KeyRange>> {
         _ => return None,
     };
     match key {
-        KeyPat::Pat(Pat::Tuple(es)) => {
+        KeyPat::Pat(Pat::Tuple(es, _)) => {
             let prefix = es
                 .iter()
                 .map_while(|p| match p {

@@ -311,7 +311,12 @@ impl HashTable {
         let mut pos = pos;
         while pos.shard < self.shards.len() {
             let shard = self.shards[pos.shard].read();
+            for b in pos.bucket..(pos.bucket + config::WALK_PREFETCH).min(shard.bucket_count()) {
+                shard.prefetch_bucket(b);
+            }
             while pos.bucket < shard.bucket_count() {
+                // Objects are scattered in memory: ask for the ones a few buckets ahead now.
+                shard.prefetch_bucket(pos.bucket + config::WALK_PREFETCH);
                 seen += shard.for_bucket(pos.bucket, &mut f);
                 pos.bucket += 1;
                 if seen >= max {

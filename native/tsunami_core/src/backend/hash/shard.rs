@@ -259,6 +259,16 @@ impl Shard {
     }
 
     /// Calls `f` on every object of bucket `i` (not tombstones); returns how many.
+    /// Starts loading the first object of bucket `i` (if any) into the cache.
+    #[inline]
+    pub fn prefetch_bucket(&self, i: usize) {
+        if i < self.bucket_count() {
+            if let Some(o) = self.bucket(i) {
+                o.prefetch();
+            }
+        }
+    }
+
     pub fn for_bucket(&self, i: usize, mut f: impl FnMut(&Obj)) -> usize {
         let mut n = 0;
         let mut cur = self.bucket(i);
