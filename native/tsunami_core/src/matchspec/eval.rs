@@ -34,6 +34,16 @@ impl<'o> Cx<'o, '_> {
         Ok(true)
     }
 
+    /// The value of a variable or constant that is a small integer, read in place.
+    #[inline]
+    fn small_arg(&self, e: &Expr) -> Option<i64> {
+        match e {
+            Expr::Var(i) => small(self.vars[*i].bytes()),
+            Expr::Const(c) => small(c),
+            _ => None,
+        }
+    }
+
     /// The value of a guard expression that must be a boolean (`Error` if it is not),
     /// without building the atom: comparisons, type tests and the short-circuit operators
     /// answer directly. Only for guards (a body keeps the value, `'EXIT'` included).
@@ -41,6 +51,16 @@ impl<'o> Cx<'o, '_> {
         use Fun::*;
         match e {
             Expr::Call(f @ (Gt | Ge | Lt | Le), args) if args.len() == 2 => {
+                // The commonest guard: a variable against a small integer.
+                if let (Some(x), Some(y)) = (self.small_arg(&args[0]), self.small_arg(&args[1])) {
+                    let o = x.cmp(&y);
+                    return Ok(match f {
+                        Gt => o == Ordering::Greater,
+                        Ge => o != Ordering::Less,
+                        Lt => o == Ordering::Less,
+                        _ => o != Ordering::Greater,
+                    });
+                }
                 let (a, b) = (self.eval(&args[0])?, self.eval(&args[1])?);
                 let o = match (small(a.bytes()), small(b.bytes())) {
                     (Some(x), Some(y)) => x.cmp(&y),

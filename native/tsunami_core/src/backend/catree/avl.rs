@@ -239,11 +239,14 @@ fn in_upper(key: &[u8], upper: Bound<&[u8]>) -> bool {
 /// In order from `lower` on; stops (returning false) when `f` returns false.
 fn walk(link: &Link, lower: Bound<&[u8]>, f: &mut dyn FnMut(&Obj) -> bool) -> bool {
     let Some(n) = link else { return true };
-    // This object is visited after the left subtree, the right child after it: start
-    // loading both now so their cache misses overlap with the left subtree's.
+    // This object is visited after the left subtree, the children's objects soon before
+    // or after it: start loading all three now so that their cache misses overlap.
     n.obj.prefetch();
+    if let Some(l) = &n.left {
+        l.obj.prefetch();
+    }
     if let Some(r) = &n.right {
-        crate::term::prefetch::<Node>(&**r);
+        r.obj.prefetch();
     }
     if matches!(lower, Bound::Unbounded) || in_lower(n.obj.key(), lower) {
         if !walk(&n.left, lower, f) || !f(&n.obj) {
