@@ -9,7 +9,7 @@ use tsunami_core::backend::catree::range::From;
 use tsunami_core::backend::catree::CaTree;
 use tsunami_core::backend::hash::HashTable;
 use tsunami_core::backend::{KeyMode, Position};
-use tsunami_core::matchspec::{MatchSpec, Outcome, RunEnv, Vm, Words};
+use tsunami_core::matchspec::{MatchSpec, Outcome, Place, RunEnv, Vm, Words};
 use tsunami_core::term::int::raw_from_small;
 use tsunami_core::term::{Obj, ObjBuilder, Writer};
 
@@ -96,6 +96,57 @@ fn tally(ms: &MatchSpec, env: &RunEnv, body: &[u8], hits: &mut usize) {
     }
 }
 
+fn prefix_obj(k: i64) -> Obj {
+    let mut w = ObjBuilder::writer(48);
+    w.tuple(3);
+    w.tuple(2);
+    w.imm(raw_from_small(k / 100));
+    w.imm(raw_from_small(k % 100));
+    w.imm(raw_from_small(k));
+    w.binary(b"value");
+    ObjBuilder::finish(&w, 1, None).unwrap()
+}
+
+/// `select(T, [{{{G, '_'}, '$1', '_'}, [], ['$_']}])` on an `ordered_set` of 10,000
+/// groups of 100 keys, for random groups (cold in the cache, as in the BEAM benchmark).
+fn bench_prefix(c: &mut Criterion, env: &RunEnv) {
+    use S::*;
+    let tree = CaTree::new();
+    for k in 0..N {
+        tree.insert(prefix_obj(k));
+    }
+    let specs: Vec<MatchSpec> = (0..4096u64)
+        .map(|i| {
+            let g = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as i64 % (N / 100);
+            let head = T(vec![T(vec![I(g), A("_")]), A("$1"), A("_")]);
+            spec(head, vec![], vec![A("$_")])
+        })
+        .collect();
+    let mut g = c.benchmark_group("matchspec_prefix");
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    g.bench_function("tree/select_100_by_prefix", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let ms = &specs[i & 4095];
+            i += 1;
+            let range = ms.key_range(1).expect("a bound prefix");
+            let below = |k: &[u8]| range.place(k) == Place::Below;
+            let mut hits = 0;
+            tree.visit_range(From::Seek(&below), 1000, |o| {
+                if range.place(o.key()) == Place::Above {
+                    return false;
+                }
+                tally(ms, env, o.body(), &mut hits);
+                true
+            });
+            black_box(hits)
+        })
+    });
+    g.finish();
+}
+
 fn bench(c: &mut Criterion) {
     let env = RunEnv {
         vm: &NoVm,
@@ -151,6 +202,8 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
+    drop((objs, hash, tree));
+    bench_prefix(c, &env);
 }
 
 criterion_group!(benches, bench);

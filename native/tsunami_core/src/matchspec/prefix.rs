@@ -51,7 +51,17 @@ impl KeyRange {
             let Some(end) = crate::term::skip(key, p) else {
                 return Place::Above;
             };
-            match order::compare(&key[p..end], want) {
+            let got = &key[p..end];
+            // Equal encodings are equal terms: the usual case inside the range.
+            if got == &**want {
+                p = end;
+                continue;
+            }
+            let o = match (order::small_int(got), order::small_int(want)) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                _ => order::compare(got, want),
+            };
+            match o {
                 Ordering::Less => return Place::Below,
                 Ordering::Greater => return Place::Above,
                 Ordering::Equal => {}

@@ -262,6 +262,15 @@ fn walk(link: &Link, lower: Bound<&[u8]>, f: &mut dyn FnMut(&Obj) -> bool) -> bo
 /// the keys in order); stops (returning false) when `f` returns false.
 fn walk_seek(link: &Link, below: &dyn Fn(&[u8]) -> bool, f: &mut dyn FnMut(&Obj) -> bool) -> bool {
     let Some(n) = link else { return true };
+    // The descent is one dependent miss after another (node, then its object's key).
+    // Run ahead of it: while this key is read, load both children's objects (their nodes
+    // were asked for one level up) and the grandchildren's nodes.
+    for c in [&n.left, &n.right].into_iter().flatten() {
+        c.obj.prefetch();
+        for g in [&c.left, &c.right].into_iter().flatten() {
+            crate::term::prefetch::<Node>(&**g);
+        }
+    }
     if below(n.obj.key()) {
         walk_seek(&n.right, below, f)
     } else {
