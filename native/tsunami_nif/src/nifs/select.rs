@@ -13,10 +13,10 @@ use crate::error::{badarg, NifResult, OrRaise};
 use crate::resource::{handle_of, Cursor};
 use rustler::{Encoder, Env, Resource, ResourceArc, Term};
 use std::sync::atomic::{AtomicU64, Ordering};
-use tsunami_core::backend::Storage;
+use tsunami_core::backend::{Storage, Verdict};
 use tsunami_core::config::TRAVERSAL_CHUNK;
 use tsunami_core::matchspec::{MatchSpec, Outcome, Place, RunEnv, Vm, Words};
-use tsunami_core::term::{self, order, ObjBuilder, Writer};
+use tsunami_core::term::{self, order, Obj, ObjBuilder, Writer};
 
 /// A compiled spec, held by a call's continuation.
 pub struct CompiledSpec {
@@ -150,6 +150,25 @@ impl<'a> Acc<'a> {
         }
     }
 
+    /// Runs the spec on an object of a deleting walk: whether to delete it. Objects only
+    /// OTP's engine can decide are handed back (as fallbacks) instead.
+    fn doomed_by(&mut self, ms: &MatchSpec, renv: &RunEnv, body: &[u8]) -> bool {
+        self.seen += 1;
+        match ms.run(body, renv) {
+            Outcome::NoMatch => false,
+            Outcome::Result(v) => ms.is_true(&v),
+            Outcome::Fallback => {
+                match decode(self.env, body) {
+                    Ok(obj) => self.fallback.push(obj),
+                    Err(e) => {
+                        self.err.get_or_insert(e);
+                    }
+                }
+                false
+            }
+        }
+    }
+
     /// Deletes what matched (after the walk released its locks) and counts the objects
     /// this call removed: an object another process deleted in between is not counted
     /// (all copies of a `duplicate_bag` object go with the first, each counted once).
@@ -229,17 +248,43 @@ fn select_run<'a>(
     let renv = run_env(env, &vm, &spec);
     let below = |k: &[u8]| range.as_ref().is_some_and(|r| r.place(k) == Place::Below);
     let seek: Option<tsunami_core::backend::Seek> = range.as_ref().map(|_| &below as _);
-    let next = s.visit_while(&pos, seek, TRAVERSAL_CHUNK, |obj| {
-        if range
+    let above = |obj: &Obj| {
+        range
             .as_ref()
             .is_some_and(|r| r.place(obj.key()) == Place::Above)
-        {
-            return false;
-        }
-        acc.object(&spec.ms, &renv, obj.body());
-        true
-    });
-    acc.delete_doomed(s, table.keypos());
+    };
+    let next = if mode == Mode::Delete {
+        // Deleted in the walk (a hash table) or right after it (a tree); `removed` holds
+        // exactly what this call deleted.
+        let mut removed = Vec::new();
+        let next = s.visit_remove(
+            &pos,
+            seek,
+            TRAVERSAL_CHUNK,
+            table.keypos(),
+            |obj| {
+                if above(obj) {
+                    Verdict::Stop
+                } else if acc.doomed_by(&spec.ms, &renv, obj.body()) {
+                    Verdict::Remove
+                } else {
+                    Verdict::Keep
+                }
+            },
+            &mut removed,
+        );
+        acc.count += removed.len() as u64;
+        Storage::discard(removed);
+        next
+    } else {
+        s.visit_while(&pos, seek, TRAVERSAL_CHUNK, |obj| {
+            if above(obj) {
+                return false;
+            }
+            acc.object(&spec.ms, &renv, obj.body());
+            true
+        })
+    };
     let more = next.is_some();
     if more {
         *pos_slot = next;

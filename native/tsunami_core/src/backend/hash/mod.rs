@@ -331,6 +331,53 @@ impl HashTable {
         None
     }
 
+    /// Like [`HashTable::visit`], under each shard's write lock, removing the objects for
+    /// which `doomed` returns true (appended to `garbage`). `doomed` sees every live
+    /// object once, in walk order. Only while the table is fixed (positions must stay
+    /// valid), so a key that loses all its objects leaves a tombstone, as with
+    /// [`HashTable::delete_object`].
+    pub fn visit_remove(
+        &self,
+        pos: Position,
+        max: usize,
+        mut doomed: impl FnMut(&Obj) -> bool,
+        garbage: &mut Garbage,
+    ) -> Option<Position> {
+        debug_assert!(self.is_fixed(), "a walk keeps the table fixed");
+        let keep_places = !self.resizable();
+        let mut seen = 0;
+        let mut pos = pos;
+        // Decisions for one bucket's live objects: the spec runs once per object, and a
+        // bucket with nothing to remove is left untouched.
+        let mut verdicts: Vec<bool> = Vec::new();
+        while pos.shard < self.shards.len() {
+            let mut shard = self.shards[pos.shard].write();
+            for b in pos.bucket..(pos.bucket + config::WALK_PREFETCH).min(shard.bucket_count()) {
+                shard.prefetch_bucket(b);
+            }
+            while pos.bucket < shard.bucket_count() {
+                shard.prefetch_bucket(pos.bucket + config::WALK_PREFETCH);
+                verdicts.clear();
+                seen += shard.for_bucket(pos.bucket, |o| verdicts.push(doomed(o)));
+                if verdicts.contains(&true) {
+                    let mut v = verdicts.iter();
+                    garbage.extend(shard.remove_in_bucket(pos.bucket, keep_places, |_| {
+                        v.next().copied().unwrap_or(false)
+                    }));
+                }
+                pos.bucket += 1;
+                if seen >= max {
+                    return Some(pos);
+                }
+            }
+            pos = Position {
+                shard: pos.shard + 1,
+                bucket: 0,
+            };
+        }
+        None
+    }
+
     /// The first key in traversal order, given to `f`.
     pub fn first<R>(&self, f: impl FnOnce(&Obj) -> R) -> Option<R> {
         self.first_from(Position::default(), f)

@@ -388,9 +388,20 @@ impl Shard {
         &mut self,
         bh: u64,
         keep_places: bool,
-        mut pred: impl FnMut(&Obj) -> bool,
+        pred: impl FnMut(&Obj) -> bool,
     ) -> Garbage {
         let i = self.address(bh);
+        self.remove_in_bucket(i, keep_places, pred)
+    }
+
+    /// [`Shard::remove_where`] on bucket `i` (a walk's position). `pred` sees the live
+    /// objects in chain order.
+    pub fn remove_in_bucket(
+        &mut self,
+        i: usize,
+        keep_places: bool,
+        mut pred: impl FnMut(&Obj) -> bool,
+    ) -> Garbage {
         let mut removed = Vec::new();
         let mut kept = Vec::new();
         let mut cur = self.bucket_mut(i).take();
