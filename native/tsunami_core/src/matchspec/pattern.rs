@@ -15,10 +15,20 @@ pub fn match_head<'o>(p: &Pat, obj: &'o [u8], vars: &mut [Val<'o>]) -> Result<bo
         Pat::Tuple(ps, significant) => match read_head(obj, 0) {
             Some((Head::Tuple(n), mut q)) if n as usize == ps.len() => {
                 for p in &ps[..*significant] {
-                    match matches(p, obj, q, vars)? {
-                        Some(next) => q = next,
-                        None => return Ok(false),
-                    }
+                    // The usual elements (`'_'` and first variables) without the
+                    // general matcher's call.
+                    q = match p {
+                        Pat::Any => skip(obj, q).ok_or(Fail::Error)?,
+                        Pat::Bind(i) => {
+                            let e = skip(obj, q).ok_or(Fail::Error)?;
+                            vars[*i] = Val::Ref(&obj[q..e]);
+                            e
+                        }
+                        _ => match matches(p, obj, q, vars)? {
+                            Some(next) => next,
+                            None => return Ok(false),
+                        },
+                    };
                 }
                 Ok(true)
             }

@@ -246,7 +246,7 @@ fn walk(link: &Link, lower: Bound<&[u8]>, f: &mut dyn FnMut(&Obj) -> bool) -> bo
         l.obj.prefetch();
     }
     if let Some(r) = &n.right {
-        r.obj.prefetch();
+        crate::term::prefetch::<Node>(&**r);
     }
     if matches!(lower, Bound::Unbounded) || in_lower(n.obj.key(), lower) {
         if !walk(&n.left, lower, f) || !f(&n.obj) {
