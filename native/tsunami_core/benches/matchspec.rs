@@ -48,7 +48,10 @@ enum S {
 
 fn enc(w: &mut Writer, s: &S) {
     match s {
-        S::A(n) => w.atom(atom(n.len() as u64 * 31 + n.as_bytes()[0] as u64), n.as_bytes()),
+        S::A(n) => w.atom(
+            atom(n.len() as u64 * 31 + n.as_bytes()[0] as u64),
+            n.as_bytes(),
+        ),
         S::I(v) => w.imm(raw_from_small(*v)),
         S::T(v) => {
             w.tuple(v.len() as u32);
@@ -65,7 +68,10 @@ fn enc(w: &mut Writer, s: &S) {
 
 fn spec(head: S, guards: Vec<S>, body: Vec<S>) -> MatchSpec {
     let mut w = Writer::default();
-    enc(&mut w, &S::L(vec![S::T(vec![head, S::L(guards), S::L(body)])]));
+    enc(
+        &mut w,
+        &S::L(vec![S::T(vec![head, S::L(guards), S::L(body)])]),
+    );
     let words = Words {
         true_: atom(1000),
         false_: atom(1001),
@@ -84,7 +90,11 @@ fn specs() -> Vec<(&'static str, MatchSpec)> {
         ),
         (
             "whole",
-            spec(head(), vec![T(vec![A("<"), A("$2"), I(100)])], vec![A("$_")]),
+            spec(
+                head(),
+                vec![T(vec![A("<"), A("$2"), I(100)])],
+                vec![A("$_")],
+            ),
         ),
         ("match_all", spec(A("_"), vec![], vec![A("$_")])),
     ]

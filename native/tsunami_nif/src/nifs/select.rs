@@ -116,6 +116,7 @@ impl<'a> Acc<'a> {
         }
     }
 
+    #[inline]
     fn object(&mut self, ms: &MatchSpec, renv: &RunEnv, body: &[u8]) {
         self.seen += 1;
         let r = match ms.run(body, renv) {
