@@ -226,6 +226,41 @@ impl Storage {
         }
     }
 
+    /// Starts a chunked traversal that goes backwards ([`Storage::visit_rev`]): fixes the
+    /// table until [`Storage::end_traversal`].
+    pub fn begin_traversal_rev(&self) -> Resume {
+        match self {
+            Storage::Hash(h) => {
+                h.fix();
+                Resume::Hash(h.end_position())
+            }
+            Storage::Tree(t) => {
+                t.fix();
+                Resume::Tree(None)
+            }
+        }
+    }
+
+    /// Visits the objects [`Storage::visit`] would, in exactly the reverse order (a tree in
+    /// descending key order), from `at` (from [`Storage::begin_traversal_rev`]) until about
+    /// `max` were seen; where to resume, or `None` at the start of the table. Consing each
+    /// result onto a list as it comes builds the list in forward order with no final
+    /// reverse (what `select/2` does).
+    pub fn visit_rev(&self, at: &Resume, max: usize, f: impl FnMut(&Obj)) -> Option<Resume> {
+        use std::ops::Bound;
+        match (self, at) {
+            (Storage::Hash(h), Resume::Hash(p)) => h.visit_rev(*p, max, f).map(Resume::Hash),
+            (Storage::Tree(t), Resume::Tree(before)) => {
+                let start = match before {
+                    Some(k) => Bound::Excluded(k.as_slice()),
+                    None => Bound::Unbounded,
+                };
+                t.visit_rev(start, max, f).map(|k| Resume::Tree(Some(k)))
+            }
+            _ => None,
+        }
+    }
+
     /// Releases what [`Storage::begin_traversal`] took.
     pub fn end_traversal(&self) {
         dispatch!(self, b => b.unfix())

@@ -213,6 +213,48 @@ fn next_accepts_keys_deleted_while_fixed() {
     }
 }
 
+/// A backward walk sees exactly what a forward one does, reversed, in chunks, with long
+/// chains (one shard, duplicates) and tombstones.
+#[test]
+fn visit_rev_is_visit_reversed() {
+    for (mode, shards) in [
+        (KeyMode::Unique, 8),
+        (KeyMode::Duplicates, 1),
+        (KeyMode::Bag, 4),
+    ] {
+        let t = HashTable::new(mode, shards);
+        for k in 0..2_000 {
+            for v in 0..if mode == KeyMode::Unique {
+                1
+            } else {
+                1 + k % 11
+            } {
+                t.insert(obj(k % 700, v));
+            }
+        }
+        t.fix();
+        for k in (0..700).step_by(5) {
+            let (h, key) = key_of(k);
+            t.take(h, &key);
+        }
+        let body = |o: &Obj| o.body().to_vec();
+        let mut fwd = Vec::new();
+        let mut at = Some(Position::default());
+        while let Some(p) = at {
+            at = t.visit(p, 37, |o| fwd.push(body(o)));
+        }
+        let mut back = Vec::new();
+        let mut at = Some(t.end_position());
+        while let Some(p) = at {
+            at = t.visit_rev(p, 37, |o| back.push(body(o)));
+        }
+        back.reverse();
+        assert_eq!(fwd.len(), t.len());
+        assert!(fwd == back, "{mode:?}: reverse walk differs");
+        t.unfix();
+    }
+}
+
 /// The match-spec `select_delete` walk: removes exactly what `doomed` picks, each object
 /// judged once, leaving tombstones while fixed, across chunks and concurrent deletes.
 #[test]

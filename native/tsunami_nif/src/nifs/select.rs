@@ -300,6 +300,79 @@ fn select_run<'a>(
     acc.finish(rest)
 }
 
+/// `select/2`'s whole-table walk, backwards: runs `spec` over the next ~1000 objects from
+/// the end and conses each result onto `acc`, so that the last call leaves every result
+/// in table order, with no chunk lists to append (a fallback object comes as
+/// `{Marker, Object}`). Returns `{Acc, Cursor | '$end_of_table', Fallbacks?}`, or
+/// `forward` (on the first call) for an `ordered_set` walk that covers only a key range:
+/// those take [`select_run`].
+#[rustler::nif]
+fn select_all_rev<'a>(
+    env: Env<'a>,
+    tab: Term<'a>,
+    spec: ResourceArc<CompiledSpec>,
+    cont: Term<'a>,
+    acc: Term<'a>,
+    marker: Term<'a>,
+) -> NifResult<Term<'a>> {
+    let cursor: ResourceArc<Cursor> = match cont.decode::<ResourceArc<Cursor>>() {
+        Ok(c) => c,
+        Err(_) => {
+            let h = handle_of(tab)?;
+            h.table.read(|| caller(env)).or_raise()?;
+            if h.table.is_ordered() && spec.ms.key_range(h.table.keypos()).is_some() {
+                return Ok(atoms::forward().encode(env));
+            }
+            ResourceArc::new(Cursor::new_rev(h))
+        }
+    };
+    if !acc.is_list() {
+        return Err(badarg());
+    }
+    let table = &cursor.handle.table;
+    let s = table.read(|| caller(env)).or_raise()?;
+    let mut pos_slot = cursor.pos.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(pos) = pos_slot.take() else {
+        return Ok((acc, atoms::end_of_table(), false).encode(env));
+    };
+    let vm = NifVm(env);
+    let renv = run_env(env, &vm, &spec);
+    let (mut acc, mut fallback, mut err, mut seen) = (acc, false, None, 0);
+    let next = s.visit_rev(&pos, TRAVERSAL_CHUNK, |obj| {
+        seen += 1;
+        let item = match spec.ms.run(obj.body(), &renv) {
+            Outcome::NoMatch => return,
+            Outcome::Result(v) => decode(env, v.bytes()),
+            Outcome::Fallback => decode(env, obj.body()).map(|o| {
+                fallback = true;
+                (marker, o).encode(env)
+            }),
+        };
+        match item {
+            Ok(t) => acc = acc.list_prepend(t),
+            Err(e) => {
+                err.get_or_insert(e);
+            }
+        }
+    });
+    VISITED.fetch_add(seen, Ordering::Relaxed);
+    let more = next.is_some();
+    if more {
+        *pos_slot = next;
+    } else {
+        cursor.finish();
+    }
+    drop(pos_slot);
+    if let Some(e) = err {
+        return Err(e);
+    }
+    let rest = match more {
+        true => cursor.encode(env),
+        false => atoms::end_of_table().encode(env),
+    };
+    Ok((acc, rest, fallback).encode(env))
+}
+
 /// Runs `spec` over the objects with the given keys (each key at most once; for an
 /// `ordered_set`, keys that compare equal count once and come in term order). Returns
 /// `{Items, Marker}` for `select`, `{Count, Fallbacks}` for `count` and `delete`.

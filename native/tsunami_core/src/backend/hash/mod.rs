@@ -331,6 +331,53 @@ impl HashTable {
         None
     }
 
+    /// [`HashTable::visit`] backwards: the same objects in exactly the reverse order,
+    /// from `pos` down (start at [`HashTable::end_position`]). A position here names the
+    /// bucket *after* the next one to visit.
+    pub fn visit_rev(
+        &self,
+        pos: Position,
+        max: usize,
+        mut f: impl FnMut(&Obj),
+    ) -> Option<Position> {
+        let mut seen = 0;
+        let mut pos = pos;
+        loop {
+            if pos.bucket == 0 {
+                if pos.shard == 0 {
+                    return None;
+                }
+                pos = Position {
+                    shard: pos.shard - 1,
+                    bucket: usize::MAX,
+                };
+            }
+            let Some(shard) = self.shards.get(pos.shard) else {
+                return None;
+            };
+            let shard = shard.read();
+            pos.bucket = pos.bucket.min(shard.bucket_count());
+            while pos.bucket > 0 {
+                pos.bucket -= 1;
+                if let Some(ahead) = pos.bucket.checked_sub(config::WALK_PREFETCH) {
+                    shard.prefetch_bucket(ahead);
+                }
+                seen += shard.for_bucket_rev(pos.bucket, &mut f);
+                if seen >= max {
+                    return Some(pos);
+                }
+            }
+        }
+    }
+
+    /// Where a backward walk starts: past the last bucket of the last shard.
+    pub fn end_position(&self) -> Position {
+        Position {
+            shard: self.shards.len(),
+            bucket: 0,
+        }
+    }
+
     /// Like [`HashTable::visit`], under each shard's write lock, removing the objects for
     /// which `doomed` returns true (appended to `garbage`). `doomed` sees every live
     /// object once, in walk order. Only while the table is fixed (positions must stay

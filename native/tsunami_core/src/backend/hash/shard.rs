@@ -269,6 +269,28 @@ impl Shard {
         }
     }
 
+    /// [`Shard::for_bucket`] in reverse chain order.
+    pub fn for_bucket_rev(&self, i: usize, mut f: impl FnMut(&Obj)) -> usize {
+        // Chains are short (load about 1): gather on the stack, spill beyond 8.
+        let mut few: [Option<&Obj>; 8] = [None; 8];
+        let mut more: Vec<&Obj> = Vec::new();
+        let mut n = 0;
+        let mut cur = self.bucket(i);
+        while let Some(node) = cur {
+            if !node.is_dead() {
+                match few.get_mut(n) {
+                    Some(slot) => *slot = Some(node),
+                    None => more.push(node),
+                }
+                n += 1;
+            }
+            cur = node.next();
+        }
+        more.iter().rev().for_each(|o| f(o));
+        few.iter().take(n).rev().flatten().for_each(|o| f(o));
+        n
+    }
+
     pub fn for_bucket(&self, i: usize, mut f: impl FnMut(&Obj)) -> usize {
         let mut n = 0;
         let mut cur = self.bucket(i);
