@@ -190,9 +190,10 @@ defmodule Tsunami.Select do
     end
   end
 
-  # select/2's walk goes backwards and the NIF conses each chunk's results onto the
-  # accumulated list, which so ends in table order with no chunk lists to append (a copy
-  # of every result cell). An ordered_set walk of a key range goes forward (scan/4).
+  # select/2's walk: the NIF conses each chunk's results onto the accumulated list, so no
+  # chunk lists are appended at the end (a copy of every result cell). A hash table is
+  # walked backwards, so the list ends in table order; an ordered_set forwards, reversed
+  # once at the end. An ordered_set walk of a key range goes through scan/4.
   defp scan_all(tab, {_erl, ms} = compiled) when ms != :unsupported do
     marker = make_ref()
 
@@ -204,11 +205,12 @@ defmodule Tsunami.Select do
 
   defp scan_all(tab, compiled), do: scan(tab, compiled, nil, [])
 
-  defp scan_rev(tab, {_erl, ms} = compiled, marker, {acc, next, fallback}, any) do
+  defp scan_rev(tab, {_erl, ms} = compiled, marker, {acc, next, fallback, reversed}, any) do
     any = any or fallback
 
     case next do
       :"$end_of_table" ->
+        acc = if reversed, do: :lists.reverse(acc), else: acc
         if any, do: fix_fallbacks(acc, marker, compiled), else: acc
 
       cursor ->

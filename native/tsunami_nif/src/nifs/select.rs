@@ -300,12 +300,12 @@ fn select_run<'a>(
     acc.finish(rest)
 }
 
-/// `select/2`'s whole-table walk, backwards: runs `spec` over the next ~1000 objects from
-/// the end and conses each result onto `acc`, so that the last call leaves every result
-/// in table order, with no chunk lists to append (a fallback object comes as
-/// `{Marker, Object}`). Returns `{Acc, Cursor | '$end_of_table', Fallbacks?}`, or
-/// `forward` (on the first call) for an `ordered_set` walk that covers only a key range:
-/// those take [`select_run`].
+/// `select/2`'s whole-table walk: runs `spec` over the next ~1000 objects and conses
+/// each result onto `acc` (a fallback object as `{Marker, Object}`), so no chunk lists are
+/// appended at the end. A hash table is walked backwards, which leaves the results in
+/// table order; a tree forwards, which leaves them reversed. Returns `{Acc, Cursor |
+/// '$end_of_table', Fallbacks?, Reversed?}`, or `forward` (on the first call) for an
+/// `ordered_set` walk that covers only a key range: those take [`select_run`].
 #[rustler::nif]
 fn select_all_rev<'a>(
     env: Env<'a>,
@@ -320,10 +320,13 @@ fn select_all_rev<'a>(
         Err(_) => {
             let h = handle_of(tab)?;
             h.table.read(|| caller(env)).or_raise()?;
-            if h.table.is_ordered() && spec.ms.key_range(h.table.keypos()).is_some() {
+            if !h.table.is_ordered() {
+                ResourceArc::new(Cursor::new_rev(h))
+            } else if spec.ms.key_range(h.table.keypos()).is_none() {
+                ResourceArc::new(Cursor::new(h))
+            } else {
                 return Ok(atoms::forward().encode(env));
             }
-            ResourceArc::new(Cursor::new_rev(h))
         }
     };
     if !acc.is_list() {
@@ -333,12 +336,15 @@ fn select_all_rev<'a>(
     let s = table.read(|| caller(env)).or_raise()?;
     let mut pos_slot = cursor.pos.lock().unwrap_or_else(|e| e.into_inner());
     let Some(pos) = pos_slot.take() else {
-        return Ok((acc, atoms::end_of_table(), false).encode(env));
+        return Ok((acc, atoms::end_of_table(), false, table.is_ordered()).encode(env));
     };
     let vm = NifVm(env);
     let renv = run_env(env, &vm, &spec);
     let (mut acc, mut fallback, mut err, mut seen) = (acc, false, None, 0);
-    let next = s.visit_rev(&pos, TRAVERSAL_CHUNK, |obj| {
+    // A tree walks forwards (measured: its backward walk is slower than reversing the
+    // result list once at the end), so its list comes out reversed.
+    let reversed = table.is_ordered();
+    let visit = |obj: &Obj| {
         seen += 1;
         let item = match spec.ms.run(obj.body(), &renv) {
             Outcome::NoMatch => return,
@@ -354,7 +360,11 @@ fn select_all_rev<'a>(
                 err.get_or_insert(e);
             }
         }
-    });
+    };
+    let next = match reversed {
+        true => s.visit(&pos, TRAVERSAL_CHUNK, visit),
+        false => s.visit_rev(&pos, TRAVERSAL_CHUNK, visit),
+    };
     VISITED.fetch_add(seen, Ordering::Relaxed);
     let more = next.is_some();
     if more {
@@ -370,7 +380,7 @@ fn select_all_rev<'a>(
         true => cursor.encode(env),
         false => atoms::end_of_table().encode(env),
     };
-    Ok((acc, rest, fallback).encode(env))
+    Ok((acc, rest, fallback, reversed).encode(env))
 }
 
 /// Runs `spec` over the objects with the given keys (each key at most once; for an

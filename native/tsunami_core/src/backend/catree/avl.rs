@@ -288,9 +288,17 @@ fn walk_seek<F: FnMut(&Obj) -> bool>(
 }
 
 /// In reverse order from `upper` down; stops when `f` returns false.
-fn walk_rev(link: &Link, upper: Bound<&[u8]>, f: &mut dyn FnMut(&Obj) -> bool) -> bool {
+fn walk_rev<F: FnMut(&Obj) -> bool>(link: &Link, upper: Bound<&[u8]>, f: &mut F) -> bool {
     let Some(n) = link else { return true };
-    if in_upper(n.obj.key(), upper) {
+    // As in `walk`, mirrored.
+    n.obj.prefetch();
+    if let Some(r) = &n.right {
+        r.obj.prefetch();
+    }
+    if let Some(l) = &n.left {
+        crate::term::prefetch::<Node>(&**l);
+    }
+    if matches!(upper, Bound::Unbounded) || in_upper(n.obj.key(), upper) {
         if !walk_rev(&n.right, upper, f) || !f(&n.obj) {
             return false;
         }

@@ -352,10 +352,7 @@ impl HashTable {
                     bucket: usize::MAX,
                 };
             }
-            let Some(shard) = self.shards.get(pos.shard) else {
-                return None;
-            };
-            let shard = shard.read();
+            let shard = self.shards.get(pos.shard)?.read();
             pos.bucket = pos.bucket.min(shard.bucket_count());
             while pos.bucket > 0 {
                 pos.bucket -= 1;
