@@ -170,7 +170,7 @@ defmodule Tsunami.Select do
         []
 
       :scan ->
-        scan(tab, compiled, nil, [])
+        scan_all(tab, compiled)
 
       keys ->
         if engine?(compiled) do
@@ -238,6 +238,35 @@ defmodule Tsunami.Select do
       objects |> Enum.uniq() |> Enum.sort_by(&elem(&1, keypos - 1))
     else
       objects
+    end
+  end
+
+  # select/2's walk: the NIF conses each chunk's results onto the accumulated list, so no
+  # chunk lists are appended at the end (a copy of every result cell). A hash table is
+  # walked backwards, so the list ends in table order; an ordered_set forwards, reversed
+  # once at the end. An ordered_set walk of a key range goes through scan/4.
+  defp scan_all(tab, {_erl, ms} = compiled) when ms != :unsupported do
+    marker = make_ref()
+
+    case Native.select_all_rev(tab, ms, nil, [], marker) do
+      :forward -> scan(tab, compiled, nil, [])
+      step -> scan_rev(tab, compiled, marker, step, false)
+    end
+  end
+
+  defp scan_all(tab, compiled), do: scan(tab, compiled, nil, [])
+
+  defp scan_rev(tab, {_erl, ms} = compiled, marker, {acc, next, fallback, reversed}, any) do
+    any = any or fallback
+
+    case next do
+      :"$end_of_table" ->
+        acc = if reversed, do: :lists.reverse(acc), else: acc
+        if any, do: fix_fallbacks(acc, marker, compiled), else: acc
+
+      cursor ->
+        step = Native.select_all_rev(tab, ms, cursor, acc, marker)
+        scan_rev(tab, compiled, marker, step, any)
     end
   end
 

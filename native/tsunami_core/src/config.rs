@@ -39,6 +39,11 @@ pub const MERGES_PER_DELETE: usize = 2;
 /// done off-thread is not chunked). About 1000 objects keeps a call well under 1 ms.
 pub const TRAVERSAL_CHUNK: usize = 1000;
 
+/// How far ahead (in hash buckets, or tree nodes) a table walk asks the CPU to load the
+/// objects it will visit. Objects are separate allocations, so without it a walk waits
+/// for one cache miss after another; a few misses in flight hide most of that.
+pub const WALK_PREFETCH: usize = 8;
+
 /// CA tree (`ordered_set`) contention statistic, in abstract units, after Winblad & Sagonas
 /// and `erl_db_catree.c`. A base-node write that finds the lock taken adds
 /// [`CATREE_FAIL_CONTRIBUTION`]; one that gets it at once adds [`CATREE_SUCCESS_CONTRIBUTION`].

@@ -70,6 +70,15 @@ impl Cursor {
 }
 
 impl Cursor {
+    /// A cursor for a backward walk ([`tsunami_core::backend::Storage::visit_rev`]).
+    pub fn new_rev(handle: Handle) -> Cursor {
+        let start = handle.table.storage_unchecked().begin_traversal_rev();
+        Cursor {
+            handle,
+            pos: Mutex::new(Some(start)),
+        }
+    }
+
     /// Ends the walk: releases the table's fixation at once (not when the cursor term is
     /// garbage collected, which may be much later). Call with the `pos` lock held and
     /// `pos` already `None`.

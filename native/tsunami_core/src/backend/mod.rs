@@ -41,6 +41,15 @@ pub struct Position {
 /// A predicate true for the keys before a range start (see [`catree::range::From::Seek`]).
 pub type Seek<'a> = &'a dyn Fn(&[u8]) -> bool;
 
+/// What [`Storage::visit_remove`] does with one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Keep,
+    Remove,
+    /// Keep it and end the walk (the object is past a range).
+    Stop,
+}
+
 /// Where a chunked traversal resumes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resume {
@@ -217,6 +226,41 @@ impl Storage {
         }
     }
 
+    /// Starts a chunked traversal that goes backwards ([`Storage::visit_rev`]): fixes the
+    /// table until [`Storage::end_traversal`].
+    pub fn begin_traversal_rev(&self) -> Resume {
+        match self {
+            Storage::Hash(h) => {
+                h.fix();
+                Resume::Hash(h.end_position())
+            }
+            Storage::Tree(t) => {
+                t.fix();
+                Resume::Tree(None)
+            }
+        }
+    }
+
+    /// Visits the objects [`Storage::visit`] would, in exactly the reverse order (a tree in
+    /// descending key order), from `at` (from [`Storage::begin_traversal_rev`]) until about
+    /// `max` were seen; where to resume, or `None` at the start of the table. Consing each
+    /// result onto a list as it comes builds the list in forward order with no final
+    /// reverse (what `select/2` does).
+    pub fn visit_rev(&self, at: &Resume, max: usize, f: impl FnMut(&Obj)) -> Option<Resume> {
+        use std::ops::Bound;
+        match (self, at) {
+            (Storage::Hash(h), Resume::Hash(p)) => h.visit_rev(*p, max, f).map(Resume::Hash),
+            (Storage::Tree(t), Resume::Tree(before)) => {
+                let start = match before {
+                    Some(k) => Bound::Excluded(k.as_slice()),
+                    None => Bound::Unbounded,
+                };
+                t.visit_rev(start, max, f).map(|k| Resume::Tree(Some(k)))
+            }
+            _ => None,
+        }
+    }
+
     /// Releases what [`Storage::begin_traversal`] took.
     pub fn end_traversal(&self) {
         dispatch!(self, b => b.unfix())
@@ -266,6 +310,62 @@ impl Storage {
                 t.visit_range(from, max, f).map(|k| Resume::Tree(Some(k)))
             }
             _ => None,
+        }
+    }
+
+    /// A walk like [`Storage::visit_while`] that also deletes: `f` says for each object
+    /// whether to keep it, remove it, or stop the walk there. Removed objects are appended
+    /// to `garbage`, which so holds exactly what this call deleted (an object a concurrent
+    /// writer deleted first is not in it). A hash table removes them in the walk, under
+    /// each shard's write lock; a tree removes them after the walk, each by
+    /// `delete_object` (objects are rebuilt with `keypos`).
+    pub fn visit_remove(
+        &self,
+        at: &Resume,
+        seek: Option<Seek>,
+        max: usize,
+        keypos: usize,
+        mut f: impl FnMut(&Obj) -> Verdict,
+        garbage: &mut Garbage,
+    ) -> Option<Resume> {
+        match (self, at) {
+            (Storage::Hash(h), Resume::Hash(p)) => {
+                let mut go = true;
+                let next = h.visit_remove(
+                    *p,
+                    max,
+                    |o| {
+                        go && match f(o) {
+                            Verdict::Keep => false,
+                            Verdict::Remove => true,
+                            Verdict::Stop => {
+                                go = false;
+                                false
+                            }
+                        }
+                    },
+                    garbage,
+                );
+                next.filter(|_| go).map(Resume::Hash)
+            }
+            _ => {
+                let mut doomed: Vec<Vec<u8>> = Vec::new();
+                let next = self.visit_while(at, seek, max, |o| match f(o) {
+                    Verdict::Keep => true,
+                    Verdict::Remove => {
+                        doomed.push(o.body().to_vec());
+                        true
+                    }
+                    Verdict::Stop => false,
+                });
+                for body in doomed {
+                    let w = crate::term::Writer { buf: body };
+                    if let Some(obj) = crate::term::ObjBuilder::finish(&w, keypos, None) {
+                        garbage.extend(self.delete_object(&obj));
+                    }
+                }
+                next
+            }
         }
     }
 

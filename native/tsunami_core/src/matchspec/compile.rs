@@ -135,7 +135,11 @@ impl HeadCx<'_> {
                     Pat::Bind(slot)
                 }
             }
-            T::Tuple(v, _) => Pat::Tuple(v.iter().map(|t| self.pat(t)).collect::<Option<_>>()?),
+            T::Tuple(v, _) => {
+                let ps: Vec<Pat> = v.iter().map(|t| self.pat(t)).collect::<Option<_>>()?;
+                let significant = ps.iter().rposition(|p| !matches!(p, Pat::Any));
+                Pat::Tuple(ps, significant.map_or(0, |i| i + 1))
+            }
             T::List(v, tail, _) => Pat::List(
                 v.iter().map(|t| self.pat(t)).collect::<Option<_>>()?,
                 Box::new(self.pat(tail)?),
@@ -322,5 +326,10 @@ pub fn compile(spec: &[u8], words: Words) -> Option<MatchSpec> {
             body,
         });
     }
-    Some(MatchSpec { clauses, words })
+    let max_vars = clauses.iter().map(|c| c.vars).max().unwrap_or(0);
+    Some(MatchSpec {
+        clauses,
+        words,
+        max_vars,
+    })
 }

@@ -23,13 +23,79 @@ type R<'o> = Result<Val<'o>, Fail>;
 
 impl<'o> Cx<'o, '_> {
     /// Every guard evaluates to `true`.
+    /// (A guard whose value is not a boolean fails, as one that raises does.)
+    #[inline]
     pub fn guards(&self, gs: &'o [Expr]) -> Result<bool, Fail> {
         for g in gs {
-            if self.eval(g)?.word() != Some(self.words.true_) {
+            if !self.boolv(g)? {
                 return Ok(false);
             }
         }
         Ok(true)
+    }
+
+    /// The value of a variable or constant that is a small integer, read in place.
+    #[inline]
+    fn small_arg(&self, e: &Expr) -> Option<i64> {
+        match e {
+            Expr::Var(i) => small(self.vars[*i].bytes()),
+            Expr::Const(c) => small(c),
+            _ => None,
+        }
+    }
+
+    /// The value of a guard expression that must be a boolean (`Error` if it is not),
+    /// without building the atom: comparisons, type tests and the short-circuit operators
+    /// answer directly. Only for guards (a body keeps the value, `'EXIT'` included).
+    fn boolv(&self, e: &'o Expr) -> Result<bool, Fail> {
+        use Fun::*;
+        match e {
+            Expr::Call(f @ (Gt | Ge | Lt | Le), args) if args.len() == 2 => {
+                // The commonest guard: a variable against a small integer.
+                if let (Some(x), Some(y)) = (self.small_arg(&args[0]), self.small_arg(&args[1])) {
+                    let o = x.cmp(&y);
+                    return Ok(match f {
+                        Gt => o == Ordering::Greater,
+                        Ge => o != Ordering::Less,
+                        Lt => o == Ordering::Less,
+                        _ => o != Ordering::Greater,
+                    });
+                }
+                let (a, b) = (self.eval(&args[0])?, self.eval(&args[1])?);
+                let o = match (small(a.bytes()), small(b.bytes())) {
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    _ => compare(a.bytes(), b.bytes(), self.env.vm)?,
+                };
+                Ok(match f {
+                    Gt => o == Ordering::Greater,
+                    Ge => o != Ordering::Less,
+                    Lt => o == Ordering::Less,
+                    _ => o != Ordering::Greater,
+                })
+            }
+            Expr::Call(f @ (EqExact | NeExact), args) if args.len() == 2 => {
+                let eq = eq_exact(self.eval(&args[0])?.bytes(), self.eval(&args[1])?.bytes());
+                Ok(eq == (*f == EqExact))
+            }
+            Expr::AndAlso(es) => {
+                for e in es {
+                    if !self.boolv(e)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Expr::OrElse(es) => {
+                for e in es {
+                    if self.boolv(e)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Expr::Call(Not, args) if args.len() == 1 => Ok(!self.boolv(&args[0])?),
+            _ => self.as_bool(&self.eval(e)?),
+        }
     }
 
     /// The value of the last body expression (all are evaluated).
@@ -412,6 +478,12 @@ impl<'o> Cx<'o, '_> {
             },
         }
     }
+}
+
+/// A small integer's value, read straight from its immediate word.
+#[inline]
+fn small(b: &[u8]) -> Option<i64> {
+    crate::term::order::small_int(b)
 }
 
 fn to_f64(n: Num) -> Result<f64, Fail> {

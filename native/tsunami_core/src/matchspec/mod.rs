@@ -92,7 +92,9 @@ enum Pat {
     Check(usize),
     /// A ground term (named encoding).
     Lit(Box<[u8]>),
-    Tuple(Vec<Pat>),
+    /// Element patterns, and how many of them matter: the rest are `'_'`, which a
+    /// top-level match need not even step over.
+    Tuple(Vec<Pat>, usize),
     /// Elements, then the tail pattern (a non-empty list).
     List(Vec<Pat>, Box<Pat>),
     /// Literal keys and value patterns.
@@ -193,6 +195,8 @@ struct Clause {
 pub struct MatchSpec {
     clauses: Vec<Clause>,
     words: Words,
+    /// The most variables any clause binds.
+    max_vars: usize,
 }
 
 /// Variables kept on the stack up to this many per clause.
@@ -206,17 +210,31 @@ impl MatchSpec {
     }
 
     /// Runs the clauses over one encoded object.
+    #[inline]
     pub fn run<'o>(&'o self, obj: &'o [u8], env: &RunEnv) -> Outcome<'o> {
+        // The bindings live on the stack, sized for the spec: filling and dropping them
+        // is part of the per-object cost.
+        match self.max_vars {
+            0..=4 => self.run_in::<4>(obj, env),
+            5..=STACK_VARS => self.run_in::<STACK_VARS>(obj, env),
+            n => {
+                let mut heap = vec![Val::Ref(&[]); n];
+                self.run_with(obj, env, &mut heap)
+            }
+        }
+    }
+
+    #[inline]
+    fn run_in<'o, const K: usize>(&'o self, obj: &'o [u8], env: &RunEnv) -> Outcome<'o> {
         // Filled once per object: a clause's head binds every slot before any is read.
-        let mut stack: [Val<'o>; STACK_VARS] = std::array::from_fn(|_| Val::Ref(&[]));
+        let mut stack: [Val<'o>; K] = std::array::from_fn(|_| Val::Ref(&[]));
+        self.run_with(obj, env, &mut stack)
+    }
+
+    #[inline]
+    fn run_with<'o>(&'o self, obj: &'o [u8], env: &RunEnv, all: &mut [Val<'o>]) -> Outcome<'o> {
         for c in &self.clauses {
-            let mut heap: Vec<Val<'o>>;
-            let vars: &mut [Val<'o>] = if c.vars <= STACK_VARS {
-                &mut stack[..c.vars]
-            } else {
-                heap = vec![Val::Ref(&[]); c.vars];
-                &mut heap
-            };
+            let vars = &mut all[..c.vars];
             match pattern::match_head(&c.head, obj, vars) {
                 Ok(true) => {}
                 Ok(false) => continue,

@@ -6,8 +6,36 @@ use crate::term::{read_head, skip, tag, Head};
 
 /// Matches the head against the whole object. `Err(Vm)` for a map stored in the
 /// external format (too deeply nested for the encoding).
+#[inline]
 pub fn match_head<'o>(p: &Pat, obj: &'o [u8], vars: &mut [Val<'o>]) -> Result<bool, Fail> {
-    Ok(matches(p, obj, 0, vars)?.is_some())
+    match p {
+        // Stored objects are well formed: nothing to check, nothing to step over.
+        Pat::Any => Ok(true),
+        // The object's own tuple: trailing `'_'` elements need not be stepped over.
+        Pat::Tuple(ps, significant) => match read_head(obj, 0) {
+            Some((Head::Tuple(n), mut q)) if n as usize == ps.len() => {
+                for p in &ps[..*significant] {
+                    // The usual elements (`'_'` and first variables) without the
+                    // general matcher's call.
+                    q = match p {
+                        Pat::Any => skip(obj, q).ok_or(Fail::Error)?,
+                        Pat::Bind(i) => {
+                            let e = skip(obj, q).ok_or(Fail::Error)?;
+                            vars[*i] = Val::Ref(&obj[q..e]);
+                            e
+                        }
+                        _ => match matches(p, obj, q, vars)? {
+                            Some(next) => next,
+                            None => return Ok(false),
+                        },
+                    };
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        },
+        _ => Ok(matches(p, obj, 0, vars)?.is_some()),
+    }
 }
 
 /// Matches `p` against the term at `pos`; the position after it when it matches.
@@ -39,7 +67,7 @@ fn matches<'o>(
             let e = end()?;
             eq_exact(l, &b[pos..e]).then_some(e)
         }
-        Pat::Tuple(ps) => match read_head(b, pos) {
+        Pat::Tuple(ps, _) => match read_head(b, pos) {
             Some((Head::Tuple(n), mut q)) if n as usize == ps.len() => {
                 for p in ps {
                     match matches(p, b, q, vars)? {

@@ -51,7 +51,17 @@ impl KeyRange {
             let Some(end) = crate::term::skip(key, p) else {
                 return Place::Above;
             };
-            match order::compare(&key[p..end], want) {
+            let got = &key[p..end];
+            // Equal encodings are equal terms: the usual case inside the range.
+            if got == &**want {
+                p = end;
+                continue;
+            }
+            let o = match (order::small_int(got), order::small_int(want)) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                _ => order::compare(got, want),
+            };
+            match o {
                 Ordering::Less => return Place::Below,
                 Ordering::Greater => return Place::Above,
                 Ordering::Equal => {}
@@ -66,11 +76,11 @@ impl KeyRange {
 /// `Some(None)` for a clause that matches no tuple at all (it does not widen the range).
 fn clause_range(c: &Clause, keypos: usize) -> Option<Option<KeyRange>> {
     let key = match &c.head {
-        Pat::Tuple(ps) if ps.len() >= keypos => match &ps[keypos - 1] {
+        Pat::Tuple(ps, _) if ps.len() >= keypos => match &ps[keypos - 1] {
             Pat::Lit(l) => KeyPat::Lit(l),
             p => KeyPat::Pat(p),
         },
-        Pat::Tuple(_) => return Some(None),
+        Pat::Tuple(..) => return Some(None),
         Pat::Lit(l) => match element_range(l, keypos) {
             Some(r) => KeyPat::Lit(&l[r]),
             None => return Some(None),
@@ -78,7 +88,7 @@ fn clause_range(c: &Clause, keypos: usize) -> Option<Option<KeyRange>> {
         _ => return None,
     };
     match key {
-        KeyPat::Pat(Pat::Tuple(es)) => {
+        KeyPat::Pat(Pat::Tuple(es, _)) => {
             let prefix = es
                 .iter()
                 .map_while(|p| match p {

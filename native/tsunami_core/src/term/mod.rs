@@ -42,7 +42,7 @@ mod obj;
 pub mod order;
 mod walk;
 
-pub use obj::{Obj, ObjBuilder, Pin};
+pub use obj::{prefetch, Obj, ObjBuilder, Pin};
 pub use walk::{element_range, read_atom, read_head, skip, tuple_arity, Head};
 
 /// Tag bytes, see the module documentation.

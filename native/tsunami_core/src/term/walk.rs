@@ -81,7 +81,23 @@ pub fn read_atom(b: &[u8], pos: usize) -> Option<(u64, &[u8], usize)> {
 }
 
 /// Position just past the term that starts at `pos`.
+#[inline]
 pub fn skip(b: &[u8], pos: usize) -> Option<usize> {
+    // Scalars (most tuple elements) without the loop.
+    match *b.get(pos)? {
+        tag::IMM | tag::FLOAT | tag::INT64 | tag::UINT64 => {
+            let end = pos + 9;
+            (end <= b.len()).then_some(end)
+        }
+        tag::BIN => {
+            let end = (pos + 5).checked_add(u32_at(b, pos + 1)? as usize)?;
+            (end <= b.len()).then_some(end)
+        }
+        _ => skip_nested(b, pos),
+    }
+}
+
+fn skip_nested(b: &[u8], pos: usize) -> Option<usize> {
     // Iterative: `pending` counts terms still to skip, so deep nesting cannot overflow the
     // stack.
     let mut pending: u64 = 1;

@@ -213,6 +213,100 @@ fn next_accepts_keys_deleted_while_fixed() {
     }
 }
 
+/// A backward walk sees exactly what a forward one does, reversed, in chunks, with long
+/// chains (one shard, duplicates) and tombstones.
+#[test]
+fn visit_rev_is_visit_reversed() {
+    for (mode, shards) in [
+        (KeyMode::Unique, 8),
+        (KeyMode::Duplicates, 1),
+        (KeyMode::Bag, 4),
+    ] {
+        let t = HashTable::new(mode, shards);
+        for k in 0..2_000 {
+            for v in 0..if mode == KeyMode::Unique {
+                1
+            } else {
+                1 + k % 11
+            } {
+                t.insert(obj(k % 700, v));
+            }
+        }
+        t.fix();
+        for k in (0..700).step_by(5) {
+            let (h, key) = key_of(k);
+            t.take(h, &key);
+        }
+        let body = |o: &Obj| o.body().to_vec();
+        let mut fwd = Vec::new();
+        let mut at = Some(Position::default());
+        while let Some(p) = at {
+            at = t.visit(p, 37, |o| fwd.push(body(o)));
+        }
+        let mut back = Vec::new();
+        let mut at = Some(t.end_position());
+        while let Some(p) = at {
+            at = t.visit_rev(p, 37, |o| back.push(body(o)));
+        }
+        back.reverse();
+        assert_eq!(fwd.len(), t.len());
+        assert!(fwd == back, "{mode:?}: reverse walk differs");
+        t.unfix();
+    }
+}
+
+/// The match-spec `select_delete` walk: removes exactly what `doomed` picks, each object
+/// judged once, leaving tombstones while fixed, across chunks and concurrent deletes.
+#[test]
+fn visit_remove_removes_what_it_is_told_in_chunks() {
+    for mode in [KeyMode::Unique, KeyMode::Bag, KeyMode::Duplicates] {
+        let t = HashTable::new(mode, 8);
+        let n = 3_000;
+        for k in 0..n {
+            t.insert(obj(k, k % 3));
+            if mode != KeyMode::Unique {
+                t.insert(obj(k, 7));
+            }
+        }
+        let before = t.len();
+        t.fix();
+        let (mut judged, mut removed, mut taken) = (0, Vec::new(), 0);
+        let mut at = Some(Position::default());
+        let mut chunks = 0;
+        let val = |o: &Obj| crate::term::order::small_int(&o.body()[14..23]);
+        while let Some(p) = at {
+            // A concurrent delete of a key the walk may or may not have reached.
+            let (h, k) = key_of(chunks * 7);
+            taken += t.take(h, &k).len();
+            at = t.visit_remove(
+                p,
+                100,
+                |o| {
+                    judged += 1;
+                    val(o) == Some(0)
+                },
+                &mut removed,
+            );
+            chunks += 1;
+        }
+        assert!(chunks > 10, "walked in chunks");
+        assert!(removed.iter().all(|o| val(o) == Some(0)));
+        // Each object was judged at most once, and removed by exactly one of the two.
+        assert!(judged <= before);
+        assert_eq!(before - t.len(), removed.len() + taken);
+        let mut zeros = 0;
+        for k in 0..n {
+            zeros += vals(&t, k).iter().filter(|v| **v == 0).count();
+        }
+        assert_eq!(zeros, 0, "no matching object left");
+        assert!(t.kept() > 0, "tombstones while fixed");
+        t.check_invariants();
+        t.unfix();
+        assert_eq!(t.kept(), 0);
+        t.check_invariants();
+    }
+}
+
 #[test]
 fn partial_bag_delete_leaves_no_tombstone() {
     let t = HashTable::new(KeyMode::Bag, 1);

@@ -39,3 +39,13 @@ pub mod read;
 pub mod select;
 pub mod table;
 pub mod write;
+
+/// Tells the scheduler how much of its time slice a chunked walk used, so a walk made of
+/// many NIF calls is preempted like a BIF that traps, not counted as one reduction per
+/// call. A full chunk (`TRAVERSAL_CHUNK` objects, a few hundred µs) counts as a quarter
+/// of a slice.
+pub(crate) fn charge_walk(env: rustler::Env, objects: usize) {
+    let chunk = tsunami_core::config::TRAVERSAL_CHUNK.max(1);
+    let percent = (objects * 25 / chunk).clamp(1, 100) as i32;
+    let _ = rustler::schedule::consume_timeslice(env, percent);
+}

@@ -194,6 +194,7 @@ fn tab2list_chunk<'a>(env: Env<'a>, tab: Term<'a>, cont: Term<'a>) -> NifResult<
         return Err(e);
     }
     deleted_meanwhile(&cursor.handle)?;
+    super::charge_walk(env, out.len());
     let list = convert::make_list(env, &out);
     Ok(match more {
         true => (list, cursor.encode(env)).encode(env),

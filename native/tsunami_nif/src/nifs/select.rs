@@ -13,10 +13,10 @@ use crate::error::{badarg, NifResult, OrRaise};
 use crate::resource::{handle_of, Cursor};
 use rustler::{Encoder, Env, Resource, ResourceArc, Term};
 use std::sync::atomic::{AtomicU64, Ordering};
-use tsunami_core::backend::Storage;
+use tsunami_core::backend::{Storage, Verdict};
 use tsunami_core::config::TRAVERSAL_CHUNK;
 use tsunami_core::matchspec::{MatchSpec, Outcome, Place, RunEnv, Vm, Words};
-use tsunami_core::term::{self, order, ObjBuilder, Writer};
+use tsunami_core::term::{self, order, Obj, ObjBuilder, Writer};
 
 /// A compiled spec, held by a call's continuation.
 pub struct CompiledSpec {
@@ -116,6 +116,7 @@ impl<'a> Acc<'a> {
         }
     }
 
+    #[inline]
     fn object(&mut self, ms: &MatchSpec, renv: &RunEnv, body: &[u8]) {
         self.seen += 1;
         let r = match ms.run(body, renv) {
@@ -147,6 +148,25 @@ impl<'a> Acc<'a> {
         };
         if let Err(e) = r {
             self.err.get_or_insert(e);
+        }
+    }
+
+    /// Runs the spec on an object of a deleting walk: whether to delete it. Objects only
+    /// OTP's engine can decide are handed back (as fallbacks) instead.
+    fn doomed_by(&mut self, ms: &MatchSpec, renv: &RunEnv, body: &[u8]) -> bool {
+        self.seen += 1;
+        match ms.run(body, renv) {
+            Outcome::NoMatch => false,
+            Outcome::Result(v) => ms.is_true(&v),
+            Outcome::Fallback => {
+                match decode(self.env, body) {
+                    Ok(obj) => self.fallback.push(obj),
+                    Err(e) => {
+                        self.err.get_or_insert(e);
+                    }
+                }
+                false
+            }
         }
     }
 
@@ -229,17 +249,43 @@ fn select_run<'a>(
     let renv = run_env(env, &vm, &spec);
     let below = |k: &[u8]| range.as_ref().is_some_and(|r| r.place(k) == Place::Below);
     let seek: Option<tsunami_core::backend::Seek> = range.as_ref().map(|_| &below as _);
-    let next = s.visit_while(&pos, seek, TRAVERSAL_CHUNK, |obj| {
-        if range
+    let above = |obj: &Obj| {
+        range
             .as_ref()
             .is_some_and(|r| r.place(obj.key()) == Place::Above)
-        {
-            return false;
-        }
-        acc.object(&spec.ms, &renv, obj.body());
-        true
-    });
-    acc.delete_doomed(s, table.keypos());
+    };
+    let next = if mode == Mode::Delete {
+        // Deleted in the walk (a hash table) or right after it (a tree); `removed` holds
+        // exactly what this call deleted.
+        let mut removed = Vec::new();
+        let next = s.visit_remove(
+            &pos,
+            seek,
+            TRAVERSAL_CHUNK,
+            table.keypos(),
+            |obj| {
+                if above(obj) {
+                    Verdict::Stop
+                } else if acc.doomed_by(&spec.ms, &renv, obj.body()) {
+                    Verdict::Remove
+                } else {
+                    Verdict::Keep
+                }
+            },
+            &mut removed,
+        );
+        acc.count += removed.len() as u64;
+        Storage::discard(removed);
+        next
+    } else {
+        s.visit_while(&pos, seek, TRAVERSAL_CHUNK, |obj| {
+            if above(obj) {
+                return false;
+            }
+            acc.object(&spec.ms, &renv, obj.body());
+            true
+        })
+    };
     let more = next.is_some();
     if more {
         *pos_slot = next;
@@ -248,11 +294,97 @@ fn select_run<'a>(
     }
     drop(pos_slot);
     crate::resource::deleted_meanwhile(&cursor.handle)?;
+    super::charge_walk(env, acc.seen as usize);
     let rest = match more {
         true => cursor.encode(env),
         false => atoms::end_of_table().encode(env),
     };
     acc.finish(rest)
+}
+
+/// `select/2`'s whole-table walk: runs `spec` over the next ~1000 objects and conses
+/// each result onto `acc` (a fallback object as `{Marker, Object}`), so no chunk lists are
+/// appended at the end. A hash table is walked backwards, which leaves the results in
+/// table order; a tree forwards, which leaves them reversed. Returns `{Acc, Cursor |
+/// '$end_of_table', Fallbacks?, Reversed?}`, or `forward` (on the first call) for an
+/// `ordered_set` walk that covers only a key range: those take [`select_run`].
+#[rustler::nif]
+fn select_all_rev<'a>(
+    env: Env<'a>,
+    tab: Term<'a>,
+    spec: ResourceArc<CompiledSpec>,
+    cont: Term<'a>,
+    acc: Term<'a>,
+    marker: Term<'a>,
+) -> NifResult<Term<'a>> {
+    let cursor: ResourceArc<Cursor> = match cont.decode::<ResourceArc<Cursor>>() {
+        Ok(c) => c,
+        Err(_) => {
+            let h = handle_of(tab)?;
+            h.table.read(|| caller(env)).or_raise()?;
+            if !h.table.is_ordered() {
+                ResourceArc::new(Cursor::new_rev(h))
+            } else if spec.ms.key_range(h.table.keypos()).is_none() {
+                ResourceArc::new(Cursor::new(h))
+            } else {
+                return Ok(atoms::forward().encode(env));
+            }
+        }
+    };
+    if !acc.is_list() {
+        return Err(badarg());
+    }
+    let table = &cursor.handle.table;
+    let s = table.read(|| caller(env)).or_raise()?;
+    let mut pos_slot = cursor.pos.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(pos) = pos_slot.take() else {
+        return Ok((acc, atoms::end_of_table(), false, table.is_ordered()).encode(env));
+    };
+    let vm = NifVm(env);
+    let renv = run_env(env, &vm, &spec);
+    let (mut acc, mut fallback, mut err, mut seen) = (acc, false, None, 0);
+    // A tree walks forwards (measured: its backward walk is slower than reversing the
+    // result list once at the end), so its list comes out reversed.
+    let reversed = table.is_ordered();
+    let visit = |obj: &Obj| {
+        seen += 1;
+        let item = match spec.ms.run(obj.body(), &renv) {
+            Outcome::NoMatch => return,
+            Outcome::Result(v) => decode(env, v.bytes()),
+            Outcome::Fallback => decode(env, obj.body()).map(|o| {
+                fallback = true;
+                (marker, o).encode(env)
+            }),
+        };
+        match item {
+            Ok(t) => acc = acc.list_prepend(t),
+            Err(e) => {
+                err.get_or_insert(e);
+            }
+        }
+    };
+    let next = match reversed {
+        true => s.visit(&pos, TRAVERSAL_CHUNK, visit),
+        false => s.visit_rev(&pos, TRAVERSAL_CHUNK, visit),
+    };
+    VISITED.fetch_add(seen, Ordering::Relaxed);
+    super::charge_walk(env, seen as usize);
+    let more = next.is_some();
+    if more {
+        *pos_slot = next;
+    } else {
+        cursor.finish();
+    }
+    drop(pos_slot);
+    if let Some(e) = err {
+        return Err(e);
+    }
+    crate::resource::deleted_meanwhile(&cursor.handle)?;
+    let rest = match more {
+        true => cursor.encode(env),
+        false => atoms::end_of_table().encode(env),
+    };
+    Ok((acc, rest, fallback, reversed).encode(env))
 }
 
 /// Runs `spec` over the objects with the given keys (each key at most once; for an

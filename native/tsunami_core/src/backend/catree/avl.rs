@@ -237,9 +237,20 @@ fn in_upper(key: &[u8], upper: Bound<&[u8]>) -> bool {
 }
 
 /// In order from `lower` on; stops (returning false) when `f` returns false.
-fn walk(link: &Link, lower: Bound<&[u8]>, f: &mut dyn FnMut(&Obj) -> bool) -> bool {
+// Generic over `f` (not `dyn`): a walk calls it once per object, and inlining it into the
+// walk is most of what a match-spec scan does per object besides the cache misses.
+fn walk<F: FnMut(&Obj) -> bool>(link: &Link, lower: Bound<&[u8]>, f: &mut F) -> bool {
     let Some(n) = link else { return true };
-    if in_lower(n.obj.key(), lower) {
+    // This object is visited after the left subtree, the children's objects soon before
+    // or after it: start loading all three now so that their cache misses overlap.
+    n.obj.prefetch();
+    if let Some(l) = &n.left {
+        l.obj.prefetch();
+    }
+    if let Some(r) = &n.right {
+        crate::term::prefetch::<Node>(&**r);
+    }
+    if matches!(lower, Bound::Unbounded) || in_lower(n.obj.key(), lower) {
         if !walk(&n.left, lower, f) || !f(&n.obj) {
             return false;
         }
@@ -251,8 +262,21 @@ fn walk(link: &Link, lower: Bound<&[u8]>, f: &mut dyn FnMut(&Obj) -> bool) -> bo
 
 /// In order from the first key that `below` rejects (a predicate true for a prefix of
 /// the keys in order); stops (returning false) when `f` returns false.
-fn walk_seek(link: &Link, below: &dyn Fn(&[u8]) -> bool, f: &mut dyn FnMut(&Obj) -> bool) -> bool {
+fn walk_seek<F: FnMut(&Obj) -> bool>(
+    link: &Link,
+    below: &dyn Fn(&[u8]) -> bool,
+    f: &mut F,
+) -> bool {
     let Some(n) = link else { return true };
+    // The descent is one dependent miss after another (node, then its object's key).
+    // Run ahead of it: while this key is read, load both children's objects (their nodes
+    // were asked for one level up) and the grandchildren's nodes.
+    for c in [&n.left, &n.right].into_iter().flatten() {
+        c.obj.prefetch();
+        for g in [&c.left, &c.right].into_iter().flatten() {
+            crate::term::prefetch::<Node>(&**g);
+        }
+    }
     if below(n.obj.key()) {
         walk_seek(&n.right, below, f)
     } else {
@@ -264,9 +288,17 @@ fn walk_seek(link: &Link, below: &dyn Fn(&[u8]) -> bool, f: &mut dyn FnMut(&Obj)
 }
 
 /// In reverse order from `upper` down; stops when `f` returns false.
-fn walk_rev(link: &Link, upper: Bound<&[u8]>, f: &mut dyn FnMut(&Obj) -> bool) -> bool {
+fn walk_rev<F: FnMut(&Obj) -> bool>(link: &Link, upper: Bound<&[u8]>, f: &mut F) -> bool {
     let Some(n) = link else { return true };
-    if in_upper(n.obj.key(), upper) {
+    // As in `walk`, mirrored.
+    n.obj.prefetch();
+    if let Some(r) = &n.right {
+        r.obj.prefetch();
+    }
+    if let Some(l) = &n.left {
+        crate::term::prefetch::<Node>(&**l);
+    }
+    if matches!(upper, Bound::Unbounded) || in_upper(n.obj.key(), upper) {
         if !walk_rev(&n.right, upper, f) || !f(&n.obj) {
             return false;
         }

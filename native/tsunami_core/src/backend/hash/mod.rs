@@ -311,8 +311,104 @@ impl HashTable {
         let mut pos = pos;
         while pos.shard < self.shards.len() {
             let shard = self.shards[pos.shard].read();
+            for b in pos.bucket..(pos.bucket + config::WALK_PREFETCH).min(shard.bucket_count()) {
+                shard.prefetch_bucket(b);
+            }
             while pos.bucket < shard.bucket_count() {
+                // Objects are scattered in memory: ask for the ones a few buckets ahead now.
+                shard.prefetch_bucket(pos.bucket + config::WALK_PREFETCH);
                 seen += shard.for_bucket(pos.bucket, &mut f);
+                pos.bucket += 1;
+                if seen >= max {
+                    return Some(pos);
+                }
+            }
+            pos = Position {
+                shard: pos.shard + 1,
+                bucket: 0,
+            };
+        }
+        None
+    }
+
+    /// [`HashTable::visit`] backwards: the same objects in exactly the reverse order,
+    /// from `pos` down (start at [`HashTable::end_position`]). A position here names the
+    /// bucket *after* the next one to visit.
+    pub fn visit_rev(
+        &self,
+        pos: Position,
+        max: usize,
+        mut f: impl FnMut(&Obj),
+    ) -> Option<Position> {
+        let mut seen = 0;
+        let mut pos = pos;
+        loop {
+            if pos.bucket == 0 {
+                if pos.shard == 0 {
+                    return None;
+                }
+                pos = Position {
+                    shard: pos.shard - 1,
+                    bucket: usize::MAX,
+                };
+            }
+            let shard = self.shards.get(pos.shard)?.read();
+            pos.bucket = pos.bucket.min(shard.bucket_count());
+            while pos.bucket > 0 {
+                pos.bucket -= 1;
+                if let Some(ahead) = pos.bucket.checked_sub(config::WALK_PREFETCH) {
+                    shard.prefetch_bucket(ahead);
+                }
+                seen += shard.for_bucket_rev(pos.bucket, &mut f);
+                if seen >= max {
+                    return Some(pos);
+                }
+            }
+        }
+    }
+
+    /// Where a backward walk starts: past the last bucket of the last shard.
+    pub fn end_position(&self) -> Position {
+        Position {
+            shard: self.shards.len(),
+            bucket: 0,
+        }
+    }
+
+    /// Like [`HashTable::visit`], under each shard's write lock, removing the objects for
+    /// which `doomed` returns true (appended to `garbage`). `doomed` sees every live
+    /// object once, in walk order. Only while the table is fixed (positions must stay
+    /// valid), so a key that loses all its objects leaves a tombstone, as with
+    /// [`HashTable::delete_object`].
+    pub fn visit_remove(
+        &self,
+        pos: Position,
+        max: usize,
+        mut doomed: impl FnMut(&Obj) -> bool,
+        garbage: &mut Garbage,
+    ) -> Option<Position> {
+        debug_assert!(self.is_fixed(), "a walk keeps the table fixed");
+        let keep_places = !self.resizable();
+        let mut seen = 0;
+        let mut pos = pos;
+        // Decisions for one bucket's live objects: the spec runs once per object, and a
+        // bucket with nothing to remove is left untouched.
+        let mut verdicts: Vec<bool> = Vec::new();
+        while pos.shard < self.shards.len() {
+            let mut shard = self.shards[pos.shard].write();
+            for b in pos.bucket..(pos.bucket + config::WALK_PREFETCH).min(shard.bucket_count()) {
+                shard.prefetch_bucket(b);
+            }
+            while pos.bucket < shard.bucket_count() {
+                shard.prefetch_bucket(pos.bucket + config::WALK_PREFETCH);
+                verdicts.clear();
+                seen += shard.for_bucket(pos.bucket, |o| verdicts.push(doomed(o)));
+                if verdicts.contains(&true) {
+                    let mut v = verdicts.iter();
+                    garbage.extend(shard.remove_in_bucket(pos.bucket, keep_places, |_| {
+                        v.next().copied().unwrap_or(false)
+                    }));
+                }
                 pos.bucket += 1;
                 if seen >= max {
                     return Some(pos);

@@ -259,6 +259,38 @@ impl Shard {
     }
 
     /// Calls `f` on every object of bucket `i` (not tombstones); returns how many.
+    /// Starts loading the first object of bucket `i` (if any) into the cache.
+    #[inline]
+    pub fn prefetch_bucket(&self, i: usize) {
+        if i < self.bucket_count() {
+            if let Some(o) = self.bucket(i) {
+                o.prefetch();
+            }
+        }
+    }
+
+    /// [`Shard::for_bucket`] in reverse chain order.
+    pub fn for_bucket_rev(&self, i: usize, mut f: impl FnMut(&Obj)) -> usize {
+        // Chains are short (load about 1): gather on the stack, spill beyond 8.
+        let mut few: [Option<&Obj>; 8] = [None; 8];
+        let mut more: Vec<&Obj> = Vec::new();
+        let mut n = 0;
+        let mut cur = self.bucket(i);
+        while let Some(node) = cur {
+            if !node.is_dead() {
+                match few.get_mut(n) {
+                    Some(slot) => *slot = Some(node),
+                    None => more.push(node),
+                }
+                n += 1;
+            }
+            cur = node.next();
+        }
+        more.iter().rev().for_each(|o| f(o));
+        few.iter().take(n).rev().flatten().for_each(|o| f(o));
+        n
+    }
+
     pub fn for_bucket(&self, i: usize, mut f: impl FnMut(&Obj)) -> usize {
         let mut n = 0;
         let mut cur = self.bucket(i);
@@ -378,9 +410,20 @@ impl Shard {
         &mut self,
         bh: u64,
         keep_places: bool,
-        mut pred: impl FnMut(&Obj) -> bool,
+        pred: impl FnMut(&Obj) -> bool,
     ) -> Garbage {
         let i = self.address(bh);
+        self.remove_in_bucket(i, keep_places, pred)
+    }
+
+    /// [`Shard::remove_where`] on bucket `i` (a walk's position). `pred` sees the live
+    /// objects in chain order.
+    pub fn remove_in_bucket(
+        &mut self,
+        i: usize,
+        keep_places: bool,
+        mut pred: impl FnMut(&Obj) -> bool,
+    ) -> Garbage {
         let mut removed = Vec::new();
         let mut kept = Vec::new();
         let mut cur = self.bucket_mut(i).take();
