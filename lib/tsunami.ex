@@ -564,18 +564,27 @@ defmodule Tsunami do
   def select(tab, spec, limit) when is_integer(limit) and limit > 0,
     do: nif([tab, spec, limit], Select.first_chunk(tab, spec, limit, :forward))
 
-  def select(tab, spec, limit), do: nif([tab, spec, limit], :erlang.error(:badarg))
+  def select(tab, spec, limit), do: nif([tab, spec, limit], bad_limit(tab))
 
   @doc "Continues a `select/3` (or `match/3`, `select_reverse/3`, ...)."
   @spec select(continuation) :: {[term()], continuation} | :"$end_of_table"
   def select(:"$end_of_table"), do: :"$end_of_table"
 
-  def select(cont) do
-    nif [cont] do
-      if Select.valid_continuation?(cont),
-        do: Select.next_chunk(cont),
-        else: :erlang.error(:badarg)
-    end
+  def select(cont), do: nif([cont], continue(cont))
+
+  # A continuation of any of the chunked walks; each public function raises from its
+  # own frame, as :ets does.
+  defp continue(cont) do
+    if Select.valid_continuation?(cont),
+      do: Select.next_chunk(cont),
+      else: :erlang.error(:badarg)
+  end
+
+  # A limit that is not a positive integer. :ets checks the table first, so a bad table
+  # reports its own cause (id, access, type) along with the limit.
+  defp bad_limit(tab) do
+    Native.resolve(tab)
+    :erlang.error(:badarg)
   end
 
   @doc """
@@ -609,11 +618,12 @@ defmodule Tsunami do
     end
   end
 
-  def select_reverse(tab, spec, limit), do: nif([tab, spec, limit], :erlang.error(:badarg))
+  def select_reverse(tab, spec, limit), do: nif([tab, spec, limit], bad_limit(tab))
 
   @doc "Continues a `select_reverse/3`."
   @spec select_reverse(continuation) :: {[term()], continuation} | :"$end_of_table"
-  def select_reverse(cont), do: select(cont)
+  def select_reverse(:"$end_of_table"), do: :"$end_of_table"
+  def select_reverse(cont), do: nif([cont], continue(cont))
 
   @doc """
   The number of objects for which `spec` returns `true`.
@@ -760,11 +770,12 @@ defmodule Tsunami do
         Select.first_chunk(tab, [{pattern, [], [:"$$"]}], limit, :forward)
       )
 
-  def match(tab, pattern, limit), do: nif([tab, pattern, limit], :erlang.error(:badarg))
+  def match(tab, pattern, limit), do: nif([tab, pattern, limit], bad_limit(tab))
 
   @doc "Continues a `match/3`."
   @spec match(continuation) :: {[[term()]], continuation} | :"$end_of_table"
-  def match(cont), do: select(cont)
+  def match(:"$end_of_table"), do: :"$end_of_table"
+  def match(cont), do: nif([cont], continue(cont))
 
   @doc """
   The objects matching `pattern`.
@@ -788,12 +799,12 @@ defmodule Tsunami do
         Select.first_chunk(tab, [{pattern, [], [:"$_"]}], limit, :forward)
       )
 
-  def match_object(tab, pattern, limit),
-    do: nif([tab, pattern, limit], :erlang.error(:badarg))
+  def match_object(tab, pattern, limit), do: nif([tab, pattern, limit], bad_limit(tab))
 
   @doc "Continues a `match_object/3`."
   @spec match_object(continuation) :: {[tuple()], continuation} | :"$end_of_table"
-  def match_object(cont), do: select(cont)
+  def match_object(:"$end_of_table"), do: :"$end_of_table"
+  def match_object(cont), do: nif([cont], continue(cont))
 
   @doc """
   Deletes the objects matching `pattern`.
@@ -824,11 +835,10 @@ defmodule Tsunami do
   @spec repair_continuation(continuation, :ets.match_spec()) :: continuation
   def repair_continuation(:"$end_of_table", _spec), do: :"$end_of_table"
 
-  def repair_continuation(cont, spec) do
-    nif [cont, spec] do
-      if Select.repairable?(cont), do: Select.repair(cont), else: :erlang.error(:badarg)
-    end
-  end
+  # Anything but a continuation matches no clause (`function_clause`), as for :ets.
+  def repair_continuation({:tsunami_select, _, _, _, _, limit, _, pending, _} = cont, spec)
+      when is_integer(limit) and limit > 0 and is_list(pending),
+      do: nif([cont, spec], Select.repair(cont))
 
   @doc "Compiles a match specification (`:ets.match_spec_compile/1`)."
   @spec match_spec_compile(:ets.match_spec()) :: :ets.compiled_match_spec()

@@ -214,11 +214,13 @@ fn info_item<'a>(
 
 #[rustler::nif]
 fn rename<'a>(env: Env<'a>, tab: Term<'a>, name: Term<'a>) -> NifResult<Term<'a>> {
+    // The table is checked first, as :ets does: a bad name on a bad table reports the
+    // table's cause (id, access, type).
+    let h = handle_of(tab)?;
+    h.table.write(|| caller(env)).or_raise()?;
     if !name.is_atom() {
         return Err(badarg());
     }
-    let h = handle_of(tab)?;
-    h.table.write(|| caller(env)).or_raise()?;
     let new = convert::word(name.as_c_arg());
     if h.table.options.named {
         // :ets refuses the table's own name too.
