@@ -339,8 +339,17 @@ defmodule Tsunami do
       105
   """
   @spec update_counter(tab, term(), term(), tuple()) :: integer() | [integer()]
-  def update_counter(tab, key, incr, default),
+  def update_counter(tab, key, incr, default) when is_tuple(default),
     do: nif([tab, key, incr, default], Native.update_counter(tab, key, incr, default))
+
+  # :ets refuses a default that is not a tuple right after the table checks (before the
+  # table type, key and increments).
+  def update_counter(tab, key, incr, default) do
+    nif [tab, key, incr, default] do
+      check_write(tab)
+      :erlang.error(:badarg)
+    end
+  end
 
   @doc """
   Replaces elements of the object with key `key`: `{pos, value}` or a list of them.

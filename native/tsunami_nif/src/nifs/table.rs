@@ -246,15 +246,17 @@ fn rename<'a>(env: Env<'a>, tab: Term<'a>, name: Term<'a>) -> NifResult<Term<'a>
 fn give_away<'a>(env: Env<'a>, tab: Term<'a>, pid: Term<'a>, data: Term<'a>) -> NifResult<Atom> {
     let h = handle_of(tab)?;
     let me = caller(env);
-    // :ets checks write access first (cause `access`), then ownership.
+    // :ets checks write access first (cause `access`), then the receiver (a live local
+    // process, plain badarg), then ownership (`not_owner`), then that the receiver is
+    // not the owner itself (`owner`).
     h.table.write(|| me).or_raise()?;
-    h.table.owner_only(me).or_raise()?;
     let to: LocalPid = pid.decode().map_err(|_| badarg())?;
-    if convert::pid_word(&to) == me {
-        return Err(raise(Cause::Owner.into()));
-    }
     if !to.is_alive(env) {
         return Err(badarg());
+    }
+    h.table.owner_only(me).or_raise()?;
+    if convert::pid_word(&to) == me {
+        return Err(raise(Cause::Owner.into()));
     }
     resource::transfer(env, &h, &to);
     let msg = (
