@@ -573,7 +573,7 @@ defmodule Tsunami do
   def select(tab, spec, limit) when is_integer(limit) and limit > 0,
     do: nif([tab, spec, limit], Select.first_chunk(tab, spec, limit, :forward))
 
-  def select(tab, spec, limit), do: nif([tab, spec, limit], bad_limit(tab))
+  def select(tab, spec, limit), do: nif([tab, spec, limit], badarg_after_table(tab))
 
   @doc "Continues a `select/3` (or `match/3`, `select_reverse/3`, ...)."
   @spec select(continuation) :: {[term()], continuation} | :"$end_of_table"
@@ -586,12 +586,21 @@ defmodule Tsunami do
   defp continue(cont) do
     if Select.valid_continuation?(cont),
       do: Select.next_chunk(cont),
-      else: :erlang.error(:badarg)
+      else: bad_continuation(cont)
   end
 
-  # A limit that is not a positive integer. :ets checks the table first, so a bad table
-  # reports its own cause (id, access, type) along with the limit.
-  defp bad_limit(tab) do
+  # :ets takes the first element of any non-empty tuple for the continuation's table
+  # and checks it first (an unknown name is `id`, a non-table `type`, a table this
+  # process may not read `access`); anything else is a plain badarg. Tsunami's own
+  # continuations carry the table second.
+  defp bad_continuation({:tsunami_select, tab, _, _, _, _, _, _, _}), do: badarg_after_table(tab)
+  defp bad_continuation(cont) when tuple_size(cont) > 0, do: badarg_after_table(elem(cont, 0))
+  defp bad_continuation(_), do: :erlang.error(:badarg)
+
+  # A bad argument besides the table (a limit that is not a positive integer, say).
+  # :ets checks the table first, so a bad table reports its own cause (id, access,
+  # type) along with it.
+  defp badarg_after_table(tab) do
     Native.resolve(tab)
     :erlang.error(:badarg)
   end
@@ -627,7 +636,7 @@ defmodule Tsunami do
     end
   end
 
-  def select_reverse(tab, spec, limit), do: nif([tab, spec, limit], bad_limit(tab))
+  def select_reverse(tab, spec, limit), do: nif([tab, spec, limit], badarg_after_table(tab))
 
   @doc "Continues a `select_reverse/3`."
   @spec select_reverse(continuation) :: {[term()], continuation} | :"$end_of_table"
@@ -663,15 +672,15 @@ defmodule Tsunami do
       7
   """
   @spec select_delete(tab, :ets.match_spec()) :: non_neg_integer()
-  def select_delete(tab, spec) do
-    nif [tab, spec] do
-      # Writing needs write access even when nothing matches.
-      check_write(tab)
+  def select_delete(tab, spec), do: nif([tab, spec], do_select_delete(tab, spec))
 
-      case Select.count(tab, spec, :delete) do
-        :fallback -> select_delete_otp(tab, spec)
-        n -> n
-      end
+  defp do_select_delete(tab, spec) do
+    # Writing needs write access even when nothing matches.
+    check_write(tab)
+
+    case Select.count(tab, spec, :delete) do
+      :fallback -> select_delete_otp(tab, spec)
+      n -> n
     end
   end
 
@@ -779,7 +788,7 @@ defmodule Tsunami do
         Select.first_chunk(tab, [{pattern, [], [:"$$"]}], limit, :forward)
       )
 
-  def match(tab, pattern, limit), do: nif([tab, pattern, limit], bad_limit(tab))
+  def match(tab, pattern, limit), do: nif([tab, pattern, limit], badarg_after_table(tab))
 
   @doc "Continues a `match/3`."
   @spec match(continuation) :: {[[term()]], continuation} | :"$end_of_table"
@@ -808,7 +817,7 @@ defmodule Tsunami do
         Select.first_chunk(tab, [{pattern, [], [:"$_"]}], limit, :forward)
       )
 
-  def match_object(tab, pattern, limit), do: nif([tab, pattern, limit], bad_limit(tab))
+  def match_object(tab, pattern, limit), do: nif([tab, pattern, limit], badarg_after_table(tab))
 
   @doc "Continues a `match_object/3`."
   @spec match_object(continuation) :: {[tuple()], continuation} | :"$end_of_table"
@@ -827,7 +836,7 @@ defmodule Tsunami do
   """
   @spec match_delete(tab, :ets.match_pattern()) :: true
   def match_delete(tab, pattern) do
-    select_delete(tab, [{pattern, [], [true]}])
+    nif([tab, pattern], do_select_delete(tab, [{pattern, [], [true]}]))
     true
   end
 
