@@ -113,6 +113,11 @@ defmodule Tsunami.ErrorInfoParityTest do
     {:update_counter, [:"$tab", :one, {3, :bad_increment}]},
     {:update_counter, [:"$tab", :one, [{3, 1}, {2, 1}]]},
     {:update_counter, [:"$tab", :one, [{3, 1} | :improper]]},
+    {:update_counter, [:"$tab", :one, [{1, 1} | :improper]]},
+    {:update_counter, [:"$tab", :one, [{4, 1} | :improper]]},
+    {:update_counter, [:"$tab", :one, [{2, 1}, {1, 1} | :improper]]},
+    {:update_counter, [:"$tab", :one, [{3, :bad_increment} | :improper]]},
+    {:update_counter, [:"$tab", :one, [{1, 1} | :improper], {:tag, :val, 0}]},
     {:update_counter, [:"$tab", :one, {3, 1, 10, 0}]},
     {:update_counter, [:"$tab", :one, {3, 1, :x, 0}]},
     {:update_counter, [:"$tab", :no_key, 1]},
@@ -130,6 +135,12 @@ defmodule Tsunami.ErrorInfoParityTest do
     {:update_element, [:"$tab", :one, {0, :x}]},
     {:update_element, [:"$tab", :one, [{3, :x}, {1, :y}]]},
     {:update_element, [:"$tab", :one, [{3, :x} | :improper]]},
+    {:update_element, [:"$tab", :one, [{1, :x} | :improper]]},
+    {:update_element, [:"$tab", :one, [{1, :x}, {:bad_op}]]},
+    {:update_element, [:"$tab", :one, [{:bad_op}, {1, :x}]]},
+    {:update_element, [:"$tab", :one, [{2, :x}, {1, :y}, :bad_op]]},
+    {:update_element, [:"$tab", :one, [{4, :x}, {1, :y}]]},
+    {:update_element, [:"$tab", :one, [{1, :x}, {4, :y}]]},
     {:update_element, [:"$tab", :one, :not_tuple]},
     {:update_element, [:"$tab", :no_key, {2, :x}]},
     {:foldl, [:"$fun", 0, :"$tab"]},
@@ -139,10 +150,16 @@ defmodule Tsunami.ErrorInfoParityTest do
     {:info, [:"$tab"]}
   ]
 
-  @tables for type <- [:set, :ordered_set, :bag, :duplicate_bag],
-              access <- [:private, :protected, :public],
-              named <- [[], [:named_table]],
-              do: [type, access | named]
+  @tables for(
+            type <- [:set, :ordered_set, :bag, :duplicate_bag],
+            access <- [:private, :protected, :public],
+            named <- [[], [:named_table]],
+            do: [type, access | named]
+          ) ++
+            for(
+              type <- [:set, :ordered_set, :bag, :duplicate_bag],
+              do: [type, :protected, {:keypos, 2}]
+            )
 
   # Functions that :ets writes in Erlang fail inside the BIF they call: the frame names
   # that BIF (with its own arguments); Tsunami's frame is the function called.
@@ -256,6 +273,13 @@ defmodule Tsunami.ErrorInfoParityTest do
 
   defp normalise(other, _tab), do: other
 
+  # OTP 25.2's update_counter/4 reads past a default object shorter than the key
+  # position and can take the VM down (Tsunami raises badarg): never ask :ets.
+  defp crashes_ets?({:update_counter, [_, _, _, default]}, opts) when is_tuple(default),
+    do: tuple_size(default) < Keyword.get(opts, :keypos, 1)
+
+  defp crashes_ets?(_call, _opts), do: false
+
   defp dead_pid do
     {pid, ref} = spawn_monitor(fn -> :ok end)
 
@@ -272,6 +296,7 @@ defmodule Tsunami.ErrorInfoParityTest do
 
         mismatches =
           for opts <- @tables,
+              not crashes_ets?(@call, opts),
               scenario <- [:owner, :other_process, :deleted, :not_a_table],
               {ets, tsunami} =
                 {run(:ets, @call, opts, scenario, dead),
