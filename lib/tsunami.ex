@@ -339,8 +339,17 @@ defmodule Tsunami do
       105
   """
   @spec update_counter(tab, term(), term(), tuple()) :: integer() | [integer()]
-  def update_counter(tab, key, incr, default),
+  def update_counter(tab, key, incr, default) when is_tuple(default),
     do: nif([tab, key, incr, default], Native.update_counter(tab, key, incr, default))
+
+  # :ets refuses a default that is not a tuple right after the table checks (before the
+  # table type, key and increments).
+  def update_counter(tab, key, incr, default) do
+    nif [tab, key, incr, default] do
+      check_write(tab)
+      :erlang.error(:badarg)
+    end
+  end
 
   @doc """
   Replaces elements of the object with key `key`: `{pos, value}` or a list of them.
@@ -564,18 +573,36 @@ defmodule Tsunami do
   def select(tab, spec, limit) when is_integer(limit) and limit > 0,
     do: nif([tab, spec, limit], Select.first_chunk(tab, spec, limit, :forward))
 
-  def select(tab, spec, limit), do: nif([tab, spec, limit], :erlang.error(:badarg))
+  def select(tab, spec, limit), do: nif([tab, spec, limit], badarg_after_table(tab))
 
   @doc "Continues a `select/3` (or `match/3`, `select_reverse/3`, ...)."
   @spec select(continuation) :: {[term()], continuation} | :"$end_of_table"
   def select(:"$end_of_table"), do: :"$end_of_table"
 
-  def select(cont) do
-    nif [cont] do
-      if Select.valid_continuation?(cont),
-        do: Select.next_chunk(cont),
-        else: :erlang.error(:badarg)
-    end
+  def select(cont), do: nif([cont], continue(cont))
+
+  # A continuation of any of the chunked walks; each public function raises from its
+  # own frame, as :ets does.
+  defp continue(cont) do
+    if Select.valid_continuation?(cont),
+      do: Select.next_chunk(cont),
+      else: bad_continuation(cont)
+  end
+
+  # :ets takes the first element of any non-empty tuple for the continuation's table
+  # and checks it first (an unknown name is `id`, a non-table `type`, a table this
+  # process may not read `access`); anything else is a plain badarg. Tsunami's own
+  # continuations carry the table second.
+  defp bad_continuation({:tsunami_select, tab, _, _, _, _, _, _, _}), do: badarg_after_table(tab)
+  defp bad_continuation(cont) when tuple_size(cont) > 0, do: badarg_after_table(elem(cont, 0))
+  defp bad_continuation(_), do: :erlang.error(:badarg)
+
+  # A bad argument besides the table (a limit that is not a positive integer, say).
+  # :ets checks the table first, so a bad table reports its own cause (id, access,
+  # type) along with it.
+  defp badarg_after_table(tab) do
+    Native.resolve(tab)
+    :erlang.error(:badarg)
   end
 
   @doc """
@@ -609,11 +636,12 @@ defmodule Tsunami do
     end
   end
 
-  def select_reverse(tab, spec, limit), do: nif([tab, spec, limit], :erlang.error(:badarg))
+  def select_reverse(tab, spec, limit), do: nif([tab, spec, limit], badarg_after_table(tab))
 
   @doc "Continues a `select_reverse/3`."
   @spec select_reverse(continuation) :: {[term()], continuation} | :"$end_of_table"
-  def select_reverse(cont), do: select(cont)
+  def select_reverse(:"$end_of_table"), do: :"$end_of_table"
+  def select_reverse(cont), do: nif([cont], continue(cont))
 
   @doc """
   The number of objects for which `spec` returns `true`.
@@ -644,15 +672,15 @@ defmodule Tsunami do
       7
   """
   @spec select_delete(tab, :ets.match_spec()) :: non_neg_integer()
-  def select_delete(tab, spec) do
-    nif [tab, spec] do
-      # Writing needs write access even when nothing matches.
-      check_write(tab)
+  def select_delete(tab, spec), do: nif([tab, spec], do_select_delete(tab, spec))
 
-      case Select.count(tab, spec, :delete) do
-        :fallback -> select_delete_otp(tab, spec)
-        n -> n
-      end
+  defp do_select_delete(tab, spec) do
+    # Writing needs write access even when nothing matches.
+    check_write(tab)
+
+    case Select.count(tab, spec, :delete) do
+      :fallback -> select_delete_otp(tab, spec)
+      n -> n
     end
   end
 
@@ -760,11 +788,12 @@ defmodule Tsunami do
         Select.first_chunk(tab, [{pattern, [], [:"$$"]}], limit, :forward)
       )
 
-  def match(tab, pattern, limit), do: nif([tab, pattern, limit], :erlang.error(:badarg))
+  def match(tab, pattern, limit), do: nif([tab, pattern, limit], badarg_after_table(tab))
 
   @doc "Continues a `match/3`."
   @spec match(continuation) :: {[[term()]], continuation} | :"$end_of_table"
-  def match(cont), do: select(cont)
+  def match(:"$end_of_table"), do: :"$end_of_table"
+  def match(cont), do: nif([cont], continue(cont))
 
   @doc """
   The objects matching `pattern`.
@@ -788,12 +817,12 @@ defmodule Tsunami do
         Select.first_chunk(tab, [{pattern, [], [:"$_"]}], limit, :forward)
       )
 
-  def match_object(tab, pattern, limit),
-    do: nif([tab, pattern, limit], :erlang.error(:badarg))
+  def match_object(tab, pattern, limit), do: nif([tab, pattern, limit], badarg_after_table(tab))
 
   @doc "Continues a `match_object/3`."
   @spec match_object(continuation) :: {[tuple()], continuation} | :"$end_of_table"
-  def match_object(cont), do: select(cont)
+  def match_object(:"$end_of_table"), do: :"$end_of_table"
+  def match_object(cont), do: nif([cont], continue(cont))
 
   @doc """
   Deletes the objects matching `pattern`.
@@ -807,7 +836,7 @@ defmodule Tsunami do
   """
   @spec match_delete(tab, :ets.match_pattern()) :: true
   def match_delete(tab, pattern) do
-    select_delete(tab, [{pattern, [], [true]}])
+    nif([tab, pattern], do_select_delete(tab, [{pattern, [], [true]}]))
     true
   end
 
@@ -824,11 +853,10 @@ defmodule Tsunami do
   @spec repair_continuation(continuation, :ets.match_spec()) :: continuation
   def repair_continuation(:"$end_of_table", _spec), do: :"$end_of_table"
 
-  def repair_continuation(cont, spec) do
-    nif [cont, spec] do
-      if Select.repairable?(cont), do: Select.repair(cont), else: :erlang.error(:badarg)
-    end
-  end
+  # Anything but a continuation matches no clause (`function_clause`), as for :ets.
+  def repair_continuation({:tsunami_select, _, _, _, _, limit, _, pending, _} = cont, spec)
+      when is_integer(limit) and limit > 0 and is_list(pending),
+      do: nif([cont, spec], Select.repair(cont))
 
   @doc "Compiles a match specification (`:ets.match_spec_compile/1`)."
   @spec match_spec_compile(:ets.match_spec()) :: :ets.compiled_match_spec()

@@ -214,11 +214,13 @@ fn info_item<'a>(
 
 #[rustler::nif]
 fn rename<'a>(env: Env<'a>, tab: Term<'a>, name: Term<'a>) -> NifResult<Term<'a>> {
+    // The table is checked first, as :ets does: a bad name on a bad table reports the
+    // table's cause (id, access, type).
+    let h = handle_of(tab)?;
+    h.table.write(|| caller(env)).or_raise()?;
     if !name.is_atom() {
         return Err(badarg());
     }
-    let h = handle_of(tab)?;
-    h.table.write(|| caller(env)).or_raise()?;
     let new = convert::word(name.as_c_arg());
     if h.table.options.named {
         // :ets refuses the table's own name too.
@@ -244,15 +246,17 @@ fn rename<'a>(env: Env<'a>, tab: Term<'a>, name: Term<'a>) -> NifResult<Term<'a>
 fn give_away<'a>(env: Env<'a>, tab: Term<'a>, pid: Term<'a>, data: Term<'a>) -> NifResult<Atom> {
     let h = handle_of(tab)?;
     let me = caller(env);
-    // :ets checks write access first (cause `access`), then ownership.
+    // :ets checks write access first (cause `access`), then the receiver (a live local
+    // process, plain badarg), then ownership (`not_owner`), then that the receiver is
+    // not the owner itself (`owner`).
     h.table.write(|| me).or_raise()?;
-    h.table.owner_only(me).or_raise()?;
     let to: LocalPid = pid.decode().map_err(|_| badarg())?;
-    if convert::pid_word(&to) == me {
-        return Err(raise(Cause::Owner.into()));
-    }
     if !to.is_alive(env) {
         return Err(badarg());
+    }
+    h.table.owner_only(me).or_raise()?;
+    if convert::pid_word(&to) == me {
+        return Err(raise(Cause::Owner.into()));
     }
     resource::transfer(env, &h, &to);
     let msg = (

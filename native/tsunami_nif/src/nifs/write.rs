@@ -165,6 +165,21 @@ fn counter_op(t: Term, keypos: usize, in_list: bool) -> ParsedOp {
 
 /// The well-formed ops before the first malformed one, and whether there was one: :ets
 /// checks ops in order, so the earlier ops' errors come first.
+/// The ops of a list, an improper tail counting as one more bad op: :ets applies the
+/// ops before it (so a bad position there is reported as such) and a missing key is
+/// still `badkey`.
+fn list_ops(mut ops: Term, keypos: usize) -> Vec<ParsedOp> {
+    let mut parsed = Vec::new();
+    while let Ok((head, tail)) = ops.list_get_cell() {
+        parsed.push(counter_op(head, keypos, true));
+        ops = tail;
+    }
+    if !ops.is_empty_list() {
+        parsed.push(None);
+    }
+    parsed
+}
+
 fn good_ops(ops: Vec<ParsedOp>) -> (Vec<CounterOp>, bool) {
     let n = ops.len();
     let good: Vec<CounterOp> = ops.into_iter().map_while(|o| o).collect();
@@ -220,11 +235,7 @@ fn update_counter<'a>(
         // missing key without default :ets says `badkey` whatever the ops are.
         let list = ops.is_list();
         let (good, bad) = if list {
-            good_ops(
-                proper_list(ops)?
-                    .map(|o| counter_op(o, keypos, true))
-                    .collect(),
-            )
+            good_ops(list_ops(ops, keypos))
         } else {
             good_ops(vec![counter_op(ops, keypos, false)])
         };
@@ -286,25 +297,39 @@ fn short_default_error(
 /// needs keeping alive.
 type ElementSpec = Vec<(usize, Vec<u8>)>;
 
-fn element_spec(ops: Term) -> NifResult<(ElementSpec, bool)> {
-    let items: Vec<Term> = if ops.is_list() {
-        proper_list(ops)?.collect()
-    } else {
-        vec![ops]
-    };
-    let mut parsed = Vec::with_capacity(items.len());
+/// The well-formed leading ops, whether a malformed op (or an improper tail) follows
+/// them, and whether any value needs keeping alive. :ets checks the ops in order, so a
+/// key position among the leading ones is still `keypos`.
+fn element_spec(ops: Term) -> NifResult<(ElementSpec, bool, bool)> {
+    let mut parsed = Vec::new();
     let mut pinned = false;
-    for it in &items {
-        match get_tuple(*it).map_err(|_| badarg())?.as_slice() {
-            [p, v] => {
-                let (bytes, pins) = encode_value(*v)?;
-                pinned |= pins;
-                parsed.push((pos_of(*p)?, bytes));
-            }
-            _ => return Err(badarg()),
+    let mut op = |it: Term| -> NifResult<bool> {
+        match get_tuple(it).as_deref() {
+            Ok([p, v]) => match pos_of(*p) {
+                Ok(pos) => {
+                    let (bytes, pins) = encode_value(*v)?;
+                    pinned |= pins;
+                    parsed.push((pos, bytes));
+                    Ok(true)
+                }
+                Err(_) => Ok(false),
+            },
+            _ => Ok(false),
         }
-    }
-    Ok((parsed, pinned))
+    };
+    let bad = if ops.is_list() {
+        let mut rest = ops;
+        loop {
+            match rest.list_get_cell() {
+                Ok((head, tail)) if op(head)? => rest = tail,
+                Ok(_) => break true,
+                Err(_) => break !rest.is_empty_list(),
+            }
+        }
+    } else {
+        !op(ops)?
+    };
+    Ok((parsed, bad, pinned))
 }
 
 /// `update_element/3,4`; `default` is `nil` for the /3 form. With a default, a missing
@@ -325,9 +350,9 @@ fn update_element<'a>(
         let keypos = t.table.keypos();
         // A bad spec is only an error when the key exists (:ets returns `false` for a
         // missing key whatever the spec is).
-        let (parsed, pinned) = match element_spec(ops) {
-            Ok((parsed, pinned)) => (Ok(parsed), pinned),
-            Err(e) => (Err(e), false),
+        let (parsed, bad, pinned) = match element_spec(ops) {
+            Ok((parsed, bad, pinned)) => (Ok(parsed), bad, pinned),
+            Err(e) => (Err(e), true, false),
         };
         // New values holding references are kept alive with the object.
         let pin = pinned.then(|| convert::keep_alive(ops));
@@ -337,6 +362,9 @@ fn update_element<'a>(
         let r = s.update(hash, &k, default, |obj| {
             let parsed = parsed.as_ref().map_err(|_| Cause::Type)?;
             let w = apply_element(obj.body(), keypos, parsed)?;
+            if bad {
+                return Err(Cause::Type.into());
+            }
             obj.replace_body(keypos, &w).ok_or(Cause::Type)?;
             if let Some(p) = pin.take() {
                 obj.add_pin(p);
