@@ -3,6 +3,7 @@
 
 mod catree_model;
 mod hash_model;
+mod replace_walk;
 #[cfg(loom)]
 mod loom_catree;
 #[cfg(loom)]
