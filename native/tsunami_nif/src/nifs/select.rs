@@ -24,7 +24,7 @@ use crate::resource::{handle_of, with_live, Cursor};
 use rustler::{Encoder, Env, Resource, ResourceArc, Term};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tsunami_core::backend::{Edit, Storage, Verdict};
-use tsunami_core::config::TRAVERSAL_CHUNK;
+use tsunami_core::config::{REPLACE_CHUNK, TRAVERSAL_CHUNK};
 use tsunami_core::matchspec::{MatchSpec, Outcome, Place, RunEnv, Vm, Words};
 use tsunami_core::term::{self, order, Obj, ObjBuilder, Writer};
 
@@ -305,7 +305,7 @@ fn select_run<'a>(
         let next = s.visit_replace(
             &pos,
             seek,
-            TRAVERSAL_CHUNK,
+            REPLACE_CHUNK,
             |obj| match above(obj) {
                 true => Edit::Stop,
                 false => acc.replacement(&spec.ms, &renv, obj, keypos, ordered),
@@ -358,7 +358,12 @@ fn select_run<'a>(
     }
     drop(pos_slot);
     crate::resource::deleted_meanwhile(&cursor.handle)?;
-    super::charge_walk(env, acc.seen as usize);
+    // A replacing chunk costs about as much as a full one of the other modes.
+    let weight = match mode {
+        Mode::Replace => (acc.seen as usize).saturating_mul(TRAVERSAL_CHUNK / REPLACE_CHUNK),
+        _ => acc.seen as usize,
+    };
+    super::charge_walk(env, weight);
     let rest = match more {
         true => cursor.encode(env),
         false => atoms::end_of_table().encode(env),
