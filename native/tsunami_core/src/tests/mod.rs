@@ -3,9 +3,9 @@
 
 mod catree_model;
 mod hash_model;
-mod replace_walk;
 #[cfg(loom)]
 mod loom_catree;
 #[cfg(loom)]
 mod loom_hash;
+mod replace_walk;
 mod stress;

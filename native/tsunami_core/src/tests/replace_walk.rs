@@ -31,7 +31,10 @@ fn key(o: &Obj) -> i64 {
 fn storages() -> Vec<(&'static str, Storage)> {
     vec![
         ("set", Storage::Hash(HashTable::new(KeyMode::Unique, 8))),
-        ("dbag", Storage::Hash(HashTable::new(KeyMode::Duplicates, 8))),
+        (
+            "dbag",
+            Storage::Hash(HashTable::new(KeyMode::Duplicates, 8)),
+        ),
         ("tree", Storage::Tree(CaTree::new())),
     ]
 }
@@ -145,8 +148,13 @@ fn replace_key_edits_only_that_key() {
         }
         let (h, k) = key_of(42);
         let mut garbage = Vec::new();
-        s.replace_key(h, &k, |o| Edit::Replace(obj(key(o), val(o) + 1)), &mut garbage)
-            .unwrap();
+        s.replace_key(
+            h,
+            &k,
+            |o| Edit::Replace(obj(key(o), val(o) + 1)),
+            &mut garbage,
+        )
+        .unwrap();
         let copies = if name == "dbag" { 2 } else { 1 };
         assert_eq!(garbage.len(), copies, "{name}");
         let mut seen = Vec::new();
