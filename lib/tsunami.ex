@@ -700,7 +700,12 @@ defmodule Tsunami do
 
   @doc """
   Replaces each matching object by what `spec` returns for it, which must keep the key;
-  returns how many were replaced. Not for `bag` tables.
+  returns how many were replaced. Not for `bag` tables; in a `duplicate_bag` each copy
+  is replaced (and counted). As with `:ets`, each object is matched and replaced
+  atomically: a concurrent update of it comes wholly before or wholly after. A spec
+  whose clauses do not visibly keep the key (a body `:"$_"`, or `{{...}}` whose key
+  element is the head's key variable or constant) raises `ArgumentError`, and nothing
+  is replaced.
 
       iex> t = Tsunami.new(:selrep, [])
       iex> Tsunami.insert(t, [{1, :a}, {2, :b}])
@@ -719,50 +724,9 @@ defmodule Tsunami do
       # Like :ets, reject up front a spec that does not visibly keep the key.
       Select.compile!(spec)
       unless Enum.all?(spec, &Select.keeps_key?(&1, keypos)), do: :erlang.error(:badarg)
-      pairs = Select.with_objects(tab, spec)
-
-      # Every replacement must keep its key; otherwise nothing is replaced. (A body
-      # that raised gives :EXIT instead of a pair.)
-      Enum.each(pairs, fn
-        {old, new}
-        when is_tuple(new) and tuple_size(new) >= keypos and is_tuple(old) ->
-          unless same_key?(elem(old, keypos - 1), elem(new, keypos - 1), type == :ordered_set),
-            do: :erlang.error(:badarg)
-
-        _ ->
-          :erlang.error(:badarg)
-      end)
-
-      replace(tab, type, keypos, pairs)
-      length(pairs)
+      Select.replace(tab, spec, type)
     end
   end
-
-  # One object per key: the new object simply takes the old one's place.
-  defp replace(tab, type, _keypos, pairs) when type in [:set, :ordered_set],
-    do: Enum.each(pairs, fn {_old, new} -> Native.insert(tab, new) end)
-
-  # duplicate_bag: copies of one object are all replaced, and each key keeps the order
-  # of its objects (as :ets replaces in place).
-  defp replace(tab, :duplicate_bag, keypos, pairs) do
-    replacements = Map.new(pairs)
-
-    pairs
-    |> Enum.map(fn {old, _} -> elem(old, keypos - 1) end)
-    |> Enum.uniq()
-    |> Enum.each(fn key ->
-      objects = Enum.map(Native.lookup(tab, key), &Map.get(replacements, &1, &1))
-      Native.delete_key(tab, key)
-
-      case Native.insert(tab, objects) do
-        :"$tsunami_dirty" -> Native.insert_dirty(tab, objects)
-        result -> result
-      end
-    end)
-  end
-
-  defp same_key?(a, b, true), do: a == b
-  defp same_key?(a, b, false), do: a === b
 
   # Raises (through the caller's `nif`) unless this process may write to `tab`.
   defp check_write(tab), do: Native.delete_key(tab, make_ref())

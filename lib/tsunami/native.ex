@@ -41,6 +41,7 @@ defmodule Tsunami.Native do
   def select_run(_tab, _ms, _cont, _mode), do: nif()
   def select_all_rev(_tab, _ms, _cont, _acc, _marker), do: nif()
   def select_keys(_tab, _ms, _keys, _mode), do: nif()
+  def select_replace_object(_tab, _old, _new), do: nif()
   def select_visited(), do: nif()
 
   # write

@@ -205,14 +205,14 @@ defmodule Tsunami.Select do
             count_scan(tab, compiled, mode, nil, 0)
 
           keys ->
-            {n, fallbacks} = Native.select_keys(tab, ms, keys, mode)
+            {n, fallbacks} = Native.select_keys(tab, ms, keys, nif_mode(mode))
             n + count_fallbacks(tab, fallbacks, compiled, mode)
         end
     end
   end
 
   defp count_scan(tab, {_erl, ms} = compiled, mode, cont, acc) do
-    {n, next, fallbacks} = Native.select_run(tab, ms, cont, mode)
+    {n, next, fallbacks} = Native.select_run(tab, ms, cont, nif_mode(mode))
     acc = acc + n + count_fallbacks(tab, fallbacks, compiled, mode)
 
     case next do
@@ -223,12 +223,78 @@ defmodule Tsunami.Select do
 
   defp count_fallbacks(_tab, [], _compiled, _mode), do: 0
 
+  defp count_fallbacks(tab, objects, {erl, _}, {:replace, unique}) do
+    Enum.reduce(objects, 0, fn object, n -> n + replace_one(tab, object, erl, unique) end)
+  end
+
   defp count_fallbacks(tab, objects, {erl, _}, mode) do
     Enum.count(objects, fn object ->
       hit = :ets.match_spec_run([object], erl) == [true]
       if hit and mode == :delete, do: Native.delete_object(tab, object)
       hit
     end)
+  end
+
+  defp nif_mode({:replace, _unique}), do: :replace
+  defp nif_mode(mode), do: mode
+
+  @doc false
+  # select_replace/2 once its checks passed (writable, not a bag, every clause keeps the
+  # key): how many objects were replaced. The engine replaces each object in its walk,
+  # under the lock it holds on it (Tsunami.Native.select_run/4 in :replace mode), so no
+  # concurrent write falls between reading an object and replacing it, as with :ets.
+  # Objects only OTP's engine can decide, and whole specs the Rust compiler does not
+  # know, are replaced one by one with select_replace_object/3, which replaces only if
+  # the object is still the one the spec ran on; when it is not (a concurrent write got
+  # there first), a set or ordered_set reads the key's object again and retries, so
+  # these replacements are atomic per object too. In a duplicate_bag a copy that changed
+  # meanwhile is left alone.
+  def replace(tab, spec, type) do
+    {tab, _keypos} = Native.resolve(tab)
+    unique = type in [:set, :ordered_set]
+
+    case compile!(spec) do
+      :none ->
+        0
+
+      {erl, :unsupported} ->
+        tab
+        |> with_objects(spec)
+        |> Enum.reduce(0, fn {old, new}, n -> n + replace_pair(tab, old, new, erl, unique) end)
+
+      _ ->
+        count(tab, spec, {:replace, unique})
+    end
+  end
+
+  # Replaces `old` by `new` (what OTP's engine gave for it) if `old` is still in the
+  # table; else retries on the key's current object (one object per key only).
+  defp replace_pair(tab, old, new, erl, unique) do
+    cond do
+      Native.select_replace_object(tab, old, new) ->
+        1
+
+      unique ->
+        {_, keypos} = Native.resolve(tab)
+
+        case Native.lookup(tab, elem(old, keypos - 1)) do
+          # Unchanged, yet the swap failed: its encoding did not come back the same
+          # (never seen; not worth a livelock): replace it plainly.
+          [^old] -> if Native.insert(tab, new), do: 1
+          [current] -> replace_one(tab, current, erl, unique)
+          [] -> 0
+        end
+
+      true ->
+        0
+    end
+  end
+
+  defp replace_one(tab, object, erl, unique) do
+    case :ets.match_spec_run([object], erl) do
+      [new] -> replace_pair(tab, object, new, erl, unique)
+      [] -> 0
+    end
   end
 
   # An ordered_set answers in term order, and its lookups use `==`: keys 1 and 1.0 in

@@ -22,7 +22,7 @@ rustler::atoms! {
     // error causes
     access, table_type, badkey, position, not_owner, already_exists, badarg, system_limit,
     // match specs
-    exit = "EXIT", unsupported, select, count, delete, forward,
+    exit = "EXIT", unsupported, select, count, delete, replace, forward,
     // transfer message
     ets_transfer = "ETS-TRANSFER",
 }

@@ -50,6 +50,27 @@ pub enum Verdict {
     Stop,
 }
 
+/// What an editing walk ([`Storage::visit_replace`]) does with one object.
+#[derive(Debug)]
+pub enum Edit {
+    Keep,
+    /// Put this object in the old one's place. Its key must be exactly the old one's
+    /// (`=:=`, zeros by value before OTP 27, see [`crate::term::same`]).
+    Replace(Obj),
+    /// Keep it and end the walk (the object is past a range).
+    Stop,
+}
+
+/// Why an editing walk ended early.
+#[derive(Debug)]
+pub enum Halt {
+    /// [`Edit::Stop`].
+    Stopped,
+    /// A replacement whose key differs from the old object's; it was not made (it is
+    /// handed back), nor anything after it.
+    Refused(Obj),
+}
+
 /// Where a chunked traversal resumes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resume {
@@ -369,6 +390,59 @@ impl Storage {
         }
     }
 
+    /// `select_replace`'s walk: like [`Storage::visit_while`], but under write locks
+    /// (a hash table's shard, a tree's base node), putting what `f` returns in each
+    /// object's place before the lock is released, so each replacement is atomic with
+    /// respect to every other writer of its key: no concurrent update can fall between
+    /// reading an object and replacing it. Chain order (a `duplicate_bag`'s copies) and
+    /// tree shape do not change. Replaced objects are appended to `garbage`, one per
+    /// replacement. A walk ends early ([`Halt`]) at [`Edit::Stop`] (`Ok(None)`) or at a
+    /// replacement whose key differs from the old object's (`Err`, badarg; replacements
+    /// made before it stay, nothing after it is touched).
+    pub fn visit_replace(
+        &self,
+        at: &Resume,
+        seek: Option<Seek>,
+        max: usize,
+        f: impl FnMut(&Obj) -> Edit,
+        garbage: &mut Garbage,
+    ) -> Result<Option<Resume>> {
+        use catree::range::From;
+        let (next, halt) = match (self, at) {
+            (Storage::Hash(h), Resume::Hash(p)) => {
+                let (next, halt) = h.visit_edit(*p, max, f, garbage);
+                (next.map(Resume::Hash), halt)
+            }
+            (Storage::Tree(t), Resume::Tree(after)) => {
+                let from = match (after, seek) {
+                    (Some(k), _) => From::After(k),
+                    (None, Some(below)) => From::Seek(below),
+                    (None, None) => From::Start,
+                };
+                let (next, halt) = t.visit_range_edit(from, max, f, garbage);
+                (next.map(|k| Resume::Tree(Some(k))), halt)
+            }
+            _ => (None, None),
+        };
+        halt_result(next, halt)
+    }
+
+    /// [`Storage::visit_replace`] on the objects with this key (encoded key and its
+    /// hash): all copies of a `duplicate_bag` object, each offered to `f`.
+    pub fn replace_key(
+        &self,
+        hash: u64,
+        key: &[u8],
+        mut f: impl FnMut(&Obj) -> Edit,
+        garbage: &mut Garbage,
+    ) -> Result<()> {
+        let halt = match self {
+            Storage::Hash(h) => h.edit_key(hash, key, f, garbage),
+            Storage::Tree(t) => t.edit_key(key, &mut f, garbage),
+        };
+        halt_result((), halt)
+    }
+
     /// `slot/2`: the objects of slot `i` (a bucket of a hash table, the `i`-th object of a
     /// tree). `Ok(false)` one past the last slot, `Err` beyond.
     pub fn slot(&self, i: usize, mut f: impl FnMut(&Obj)) -> Result<bool> {
@@ -422,6 +496,19 @@ impl Storage {
             Storage::Tree(t) => Stats::Tree {
                 base_nodes: t.base_node_count(),
             },
+        }
+    }
+}
+
+/// An editing walk's result: `Err` (badarg) for a refused replacement, whose object is
+/// freed here (outside every lock).
+fn halt_result<T: Default>(ok: T, halt: Option<Halt>) -> Result<T> {
+    match halt {
+        None => Ok(ok),
+        Some(Halt::Stopped) => Ok(T::default()),
+        Some(Halt::Refused(obj)) => {
+            Storage::discard(vec![obj]);
+            Err(crate::error::Cause::Type.into())
         }
     }
 }

@@ -68,3 +68,53 @@ fn loom_atomic_batch_vs_reader() {
         assert_eq!(t.len(), 2);
     });
 }
+
+/// `select_replace`'s walk increments a counter while another thread increments it with
+/// `update`: both increments land (the walk reads and replaces under one lock).
+#[test]
+fn loom_replacing_walk_vs_update() {
+    use crate::backend::{Edit, Position};
+    loom::model(|| {
+        let t = Arc::new(HashTable::new(KeyMode::Unique, 2));
+        t.insert(obj(1, 0));
+        let t2 = t.clone();
+        let h = thread::spawn(move || {
+            let (hash, key) = key_of(1);
+            let _ = t2.update(hash, &key, None, |o| {
+                let v = val(o);
+                *o = {
+                    let mut n = obj(1, v + 1);
+                    *n.next_mut() = o.next_mut().take();
+                    n
+                };
+                Ok(())
+            });
+        });
+        t.fix();
+        let mut garbage = Vec::new();
+        let (_, halt) = t.visit_edit(
+            Position::default(),
+            10,
+            |o| Edit::Replace(obj(1, val(o) + 1)),
+            &mut garbage,
+        );
+        assert!(halt.is_none());
+        t.unfix();
+        h.join().unwrap();
+        let (hash, key) = key_of(1);
+        let mut seen = Vec::new();
+        t.lookup(hash, &key, |o| seen.push(val(o)));
+        assert_eq!(seen, vec![2]);
+        assert_eq!(garbage.len(), 1);
+        t.check_invariants();
+    });
+}
+
+/// The value element of a `{Key, Val}` test object.
+fn val(o: &crate::term::Obj) -> i64 {
+    let at = crate::term::element_range(o.body(), 2).unwrap().start;
+    let (crate::term::Head::Imm(raw), _) = crate::term::read_head(o.body(), at).unwrap() else {
+        panic!("small value")
+    };
+    crate::term::int::small_from_raw(raw).unwrap()
+}

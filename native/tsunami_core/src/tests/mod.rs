@@ -7,4 +7,5 @@ mod hash_model;
 mod loom_catree;
 #[cfg(loom)]
 mod loom_hash;
+mod replace_walk;
 mod stress;

@@ -1,6 +1,16 @@
 //! The match-spec engine's NIFs: compile a spec once per call, run it over the next chunk
 //! of a table walk (or over the objects of given keys), and hand back results, a count,
-//! or the count of objects deleted.
+//! or the count of objects deleted or replaced.
+//!
+//! `select_replace` (mode `replace`) replaces in the walk, under the write lock the walk
+//! holds on the object (a hash shard, a tree's base node), as ETS does: no concurrent
+//! writer can change an object between the spec reading it and its replacement. The
+//! spec's result is decoded and encoded again as a stored object (so it gets its own
+//! keep-alive if it holds references or funs) while the lock is held; its key must be
+//! exactly the old one's. `Tsunami.select_replace/2` has already rejected, like `:ets`,
+//! any spec whose clauses do not visibly keep the key (that check is static in ETS too:
+//! `db_match_keeps_key`), so a refused key here would be an engine bug; it raises badarg,
+//! with the replacements before it kept.
 //!
 //! Objects the core cannot decide alone ([`Outcome::Fallback`]: bignum arithmetic and the
 //! like) come back to `Tsunami.Select`, which runs OTP's engine on just those: in a result
@@ -8,13 +18,13 @@
 //! objects beside a count.
 
 use crate::atoms;
-use crate::convert::{self, caller, decode, encode_key, word};
+use crate::convert::{self, caller, decode, encode_key, encode_object, word};
 use crate::error::{badarg, NifResult, OrRaise};
-use crate::resource::{handle_of, Cursor};
+use crate::resource::{handle_of, with_live, Cursor};
 use rustler::{Encoder, Env, Resource, ResourceArc, Term};
 use std::sync::atomic::{AtomicU64, Ordering};
-use tsunami_core::backend::{Storage, Verdict};
-use tsunami_core::config::TRAVERSAL_CHUNK;
+use tsunami_core::backend::{Edit, Storage, Verdict};
+use tsunami_core::config::{REPLACE_CHUNK, TRAVERSAL_CHUNK};
 use tsunami_core::matchspec::{MatchSpec, Outcome, Place, RunEnv, Vm, Words};
 use tsunami_core::term::{self, order, Obj, ObjBuilder, Writer};
 
@@ -71,6 +81,7 @@ enum Mode {
     Select,
     Count,
     Delete,
+    Replace,
 }
 
 fn mode(t: Term) -> NifResult<Mode> {
@@ -81,6 +92,8 @@ fn mode(t: Term) -> NifResult<Mode> {
         Ok(Mode::Count)
     } else if a == atoms::delete() {
         Ok(Mode::Delete)
+    } else if a == atoms::replace() {
+        Ok(Mode::Replace)
     } else {
         Err(badarg())
     }
@@ -133,6 +146,8 @@ impl<'a> Acc<'a> {
                     self.doomed.push(body.to_vec());
                     Ok(())
                 }
+                // Replacing walks go through `replacement`.
+                Mode::Replace => Ok(()),
             },
             Outcome::Fallback => decode(self.env, body).map(|obj| match self.mode {
                 Mode::Select => {
@@ -168,6 +183,35 @@ impl<'a> Acc<'a> {
                 false
             }
         }
+    }
+
+    /// Runs the spec on an object of a replacing walk (under the walk's write lock): the
+    /// object to put in its place, as stored (`keypos`, `ordered`). Objects only OTP's
+    /// engine can decide are handed back (as fallbacks) and kept. A result that is no
+    /// object of this table ends the walk with badarg.
+    fn replacement(
+        &mut self,
+        ms: &MatchSpec,
+        renv: &RunEnv,
+        obj: &Obj,
+        keypos: usize,
+        ordered: bool,
+    ) -> Edit {
+        self.seen += 1;
+        let r = match ms.run(obj.body(), renv) {
+            Outcome::NoMatch => return Edit::Keep,
+            Outcome::Result(v) => decode(self.env, v.bytes())
+                .and_then(|t| encode_object(t, keypos, ordered))
+                .map(Edit::Replace),
+            Outcome::Fallback => decode(self.env, obj.body()).map(|o| {
+                self.fallback.push(o);
+                Edit::Keep
+            }),
+        };
+        r.unwrap_or_else(|e| {
+            self.err.get_or_insert(e);
+            Edit::Stop
+        })
     }
 
     /// Deletes what matched (after the walk released its locks) and counts the objects
@@ -233,7 +277,7 @@ fn select_run<'a>(
     };
     let table = &cursor.handle.table;
     let s = match mode {
-        Mode::Delete => table.write(|| caller(env)).or_raise()?,
+        Mode::Delete | Mode::Replace => table.write(|| caller(env)).or_raise()?,
         _ => table.read(|| caller(env)).or_raise()?,
     };
     let mut acc = Acc::new(env, mode);
@@ -254,7 +298,27 @@ fn select_run<'a>(
             .as_ref()
             .is_some_and(|r| r.place(obj.key()) == Place::Above)
     };
-    let next = if mode == Mode::Delete {
+    let (keypos, ordered) = (table.keypos(), table.is_ordered());
+    let next = if mode == Mode::Replace {
+        // Replaced in the walk, under its write locks; `replaced` holds the old objects.
+        let mut replaced = Vec::new();
+        let next = s.visit_replace(
+            &pos,
+            seek,
+            REPLACE_CHUNK,
+            |obj| match above(obj) {
+                true => Edit::Stop,
+                false => acc.replacement(&spec.ms, &renv, obj, keypos, ordered),
+            },
+            &mut replaced,
+        );
+        acc.count += replaced.len() as u64;
+        Storage::discard(replaced);
+        next.unwrap_or_else(|e| {
+            acc.err.get_or_insert(crate::error::raise(e));
+            None
+        })
+    } else if mode == Mode::Delete {
         // Deleted in the walk (a hash table) or right after it (a tree); `removed` holds
         // exactly what this call deleted.
         let mut removed = Vec::new();
@@ -294,7 +358,12 @@ fn select_run<'a>(
     }
     drop(pos_slot);
     crate::resource::deleted_meanwhile(&cursor.handle)?;
-    super::charge_walk(env, acc.seen as usize);
+    // A replacing chunk costs about as much as a full one of the other modes.
+    let weight = match mode {
+        Mode::Replace => (acc.seen as usize).saturating_mul(TRAVERSAL_CHUNK / REPLACE_CHUNK),
+        _ => acc.seen as usize,
+    };
+    super::charge_walk(env, weight);
     let rest = match more {
         true => cursor.encode(env),
         false => atoms::end_of_table().encode(env),
@@ -402,7 +471,7 @@ fn select_keys<'a>(
     let h = handle_of(tab)?;
     let table = &h.table;
     let s = match mode {
-        Mode::Delete => table.write(|| caller(env)).or_raise()?,
+        Mode::Delete | Mode::Replace => table.write(|| caller(env)).or_raise()?,
         _ => table.read(|| caller(env)).or_raise()?,
     };
     let ordered = table.is_ordered();
@@ -426,8 +495,27 @@ fn select_keys<'a>(
     let vm = NifVm(env);
     let renv = run_env(env, &vm, &spec);
     let mut acc = Acc::new(env, mode);
+    let keypos = table.keypos();
     for (hash, key) in &encoded {
-        s.lookup(*hash, key, |obj| acc.object(&spec.ms, &renv, obj.body()));
+        if mode == Mode::Replace {
+            let mut replaced = Vec::new();
+            let r = s.replace_key(
+                *hash,
+                key,
+                |obj| acc.replacement(&spec.ms, &renv, obj, keypos, ordered),
+                &mut replaced,
+            );
+            acc.count += replaced.len() as u64;
+            Storage::discard(replaced);
+            if let Err(e) = r {
+                acc.err.get_or_insert(crate::error::raise(e));
+            }
+            if acc.err.is_some() {
+                break;
+            }
+        } else {
+            s.lookup(*hash, key, |obj| acc.object(&spec.ms, &renv, obj.body()));
+        }
     }
     acc.delete_doomed(s, table.keypos());
     crate::resource::deleted_meanwhile(&h)?;
@@ -435,6 +523,41 @@ fn select_keys<'a>(
     // Drop the middle element: `{Items, Marker}` / `{Count, Fallbacks}`.
     let parts = rustler::types::tuple::get_tuple(done)?;
     Ok((parts[0], parts[2]).encode(env))
+}
+
+/// `select_replace` for one object that OTP's engine decided (a fallback, or a spec the
+/// Rust compiler does not know): atomically, puts `new` in the place of an object
+/// identical to `old` (one copy, in a `duplicate_bag`) and returns `true`; `false`, with
+/// nothing changed, when the table holds no such object any more (a concurrent writer
+/// got there first: the caller reads the object again). `new` must keep `old`'s key
+/// exactly (badarg otherwise).
+#[rustler::nif]
+fn select_replace_object<'a>(
+    env: Env<'a>,
+    tab: Term<'a>,
+    old: Term<'a>,
+    new: Term<'a>,
+) -> NifResult<bool> {
+    with_live(tab, |t| {
+        let s = t.table.write(|| caller(env)).or_raise()?;
+        let (keypos, ordered) = (t.table.keypos(), t.table.is_ordered());
+        let old = encode_object(old, keypos, ordered)?;
+        let mut new = Some(encode_object(new, keypos, ordered)?);
+        let mut replaced = Vec::new();
+        let r = s.replace_key(
+            old.hash(),
+            old.key(),
+            |o| match term::same(o.body(), old.body()) {
+                true => new.take().map_or(Edit::Keep, Edit::Replace),
+                false => Edit::Keep,
+            },
+            &mut replaced,
+        );
+        let done = !replaced.is_empty();
+        Storage::discard(replaced);
+        r.or_raise()?;
+        Ok(done)
+    })
 }
 
 /// Objects the engine has examined since the library was loaded (debug hook).

@@ -7,7 +7,7 @@
 use super::avl::Avl;
 use super::base::Adapt;
 use super::{CaTree, Leaf, Routes};
-use crate::backend::Garbage;
+use crate::backend::{Edit, Garbage, Halt};
 use crate::error::{Cause, Result};
 use crate::sync::epoch;
 use crate::term::Obj;
@@ -118,6 +118,32 @@ impl CaTree {
                 .remove_if(obj.key(), |o| crate::term::same(o.body(), obj.body()))
                 .into_iter()
                 .collect()
+        })
+    }
+
+    /// Offers the object with this key (if any) to `f` under its base node's write lock
+    /// and puts what `f` returns in its place (see [`CaTree::visit_range_edit`]);
+    /// replaced objects go to `garbage`.
+    pub fn edit_key(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(&Obj) -> Edit,
+        garbage: &mut Garbage,
+    ) -> Option<Halt> {
+        self.with_leaf(key, |leaf| {
+            let edit = f(leaf.avl.get(key)?);
+            let old_key = leaf.avl.get(key).map(|o| o.key())?;
+            match edit {
+                Edit::Keep => None,
+                Edit::Stop => Some(Halt::Stopped),
+                Edit::Replace(new) if !crate::term::same(old_key, new.key()) => {
+                    Some(Halt::Refused(new))
+                }
+                Edit::Replace(new) => {
+                    garbage.extend(leaf.avl.insert(new));
+                    None
+                }
+            }
         })
     }
 

@@ -3,6 +3,7 @@
 //! says the walk has left the range. Same locking and guarantees as [`CaTree::visit`].
 
 use super::CaTree;
+use crate::backend::{Edit, Garbage, Halt};
 use crate::sync::epoch;
 use crate::term::Obj;
 use std::ops::Bound;
@@ -74,6 +75,91 @@ impl CaTree {
                 pos = Some(Bound::Included(&routes.seps.get(i)?[..]));
                 i += 1;
                 bound = Some(Bound::Unbounded); // later base nodes hold only keys beyond
+            }
+        }
+    }
+}
+
+impl CaTree {
+    /// [`CaTree::visit_range`] under each base node's *write* lock, putting what `f`
+    /// returns in each object's place: `select_replace`, which replaces every object
+    /// atomically with respect to other writers of its key. A base node's replacements
+    /// are made before its lock is released (each finds its node by key: the key is
+    /// unchanged). A replacement whose key is not exactly the old one's is refused and
+    /// ends the walk ([`Halt::Refused`]); [`Edit::Stop`] ends it too ([`Halt::Stopped`]).
+    /// Replaced objects are appended to `garbage`. Returns the last key visited to resume
+    /// after (`None` at the end of the table or with a halt), and the halt.
+    pub fn visit_range_edit(
+        &self,
+        from: From,
+        max: usize,
+        mut f: impl FnMut(&Obj) -> Edit,
+        garbage: &mut Garbage,
+    ) -> (Option<Vec<u8>>, Option<Halt>) {
+        let guard = epoch::pin();
+        let max = max.max(1);
+        let (mut seen, mut last, mut halt) = (0, None, None);
+        let mut pending: Vec<Obj> = Vec::new();
+        let mut pos: Option<Bound<&[u8]>> = match from {
+            From::Start => Some(Bound::Unbounded),
+            From::After(k) => Some(Bound::Excluded(k)),
+            From::Seek(_) => None,
+        };
+        'route: loop {
+            let routes = self.routes(&guard);
+            let mut i = match (pos, &from) {
+                (None, From::Seek(below)) => routes.seps.partition_point(|s| below(s)),
+                (Some(Bound::Included(k) | Bound::Excluded(k)), _) => routes.route(k),
+                _ => 0,
+            };
+            let mut bound = pos;
+            loop {
+                // Quiet: a walk's lock says nothing about contention on single keys.
+                let mut leaf = routes.base(i).write_quiet();
+                if !leaf.valid {
+                    continue 'route;
+                }
+                let mut visit = |o: &Obj| {
+                    match f(o) {
+                        Edit::Keep => {}
+                        Edit::Stop => halt = Some(Halt::Stopped),
+                        Edit::Replace(new) if !crate::term::same(o.key(), new.key()) => {
+                            halt = Some(Halt::Refused(new));
+                        }
+                        Edit::Replace(new) => pending.push(new),
+                    }
+                    if halt.is_some() {
+                        return false;
+                    }
+                    seen += 1;
+                    if seen >= max {
+                        last = Some(o.key().to_vec());
+                    }
+                    last.is_none()
+                };
+                let more = match (bound, &from) {
+                    (None, From::Seek(below)) => leaf.avl.walk_seek(*below, &mut visit),
+                    (Some(b), _) => leaf.avl.walk(b, &mut visit),
+                    (None, _) => leaf.avl.walk(Bound::Unbounded, &mut visit),
+                };
+                for new in pending.drain(..) {
+                    // The key is present (the lock was held since the walk saw it), so
+                    // this replaces in place and the tree's shape does not change.
+                    garbage.extend(leaf.avl.insert(new));
+                }
+                drop(leaf);
+                if !more {
+                    return match halt {
+                        Some(h) => (None, Some(h)),
+                        None => (last, None),
+                    };
+                }
+                let Some(sep) = routes.seps.get(i) else {
+                    return (None, None);
+                };
+                pos = Some(Bound::Included(&sep[..]));
+                i += 1;
+                bound = Some(Bound::Unbounded);
             }
         }
     }

@@ -38,7 +38,7 @@
 
 pub(crate) mod shard;
 
-use crate::backend::{Garbage, KeyMode, Position};
+use crate::backend::{Edit, Garbage, Halt, KeyMode, Position};
 use crate::config;
 use crate::error::{Cause, Result};
 use crate::sync::atomic::{AtomicUsize, Ordering};
@@ -420,6 +420,64 @@ impl HashTable {
             };
         }
         None
+    }
+
+    /// Like [`HashTable::visit`], under each shard's write lock, putting what `f` returns
+    /// in each object's place (see [`Shard::edit_bucket`]): `select_replace`, which
+    /// replaces every object atomically with respect to other writers of its key. The
+    /// table must be fixed (positions stay valid). Replaced objects are appended to
+    /// `garbage`. A [`Halt`] ends the walk (`None` position) and is returned with it.
+    pub fn visit_edit(
+        &self,
+        pos: Position,
+        max: usize,
+        mut f: impl FnMut(&Obj) -> Edit,
+        garbage: &mut Garbage,
+    ) -> (Option<Position>, Option<Halt>) {
+        debug_assert!(self.is_fixed(), "a walk keeps the table fixed");
+        let mut seen = 0;
+        let mut pos = pos;
+        while pos.shard < self.shards.len() {
+            let mut shard = self.shards[pos.shard].write();
+            for b in pos.bucket..(pos.bucket + config::WALK_PREFETCH).min(shard.bucket_count()) {
+                shard.prefetch_bucket(b);
+            }
+            while pos.bucket < shard.bucket_count() {
+                shard.prefetch_bucket(pos.bucket + config::WALK_PREFETCH);
+                let (n, halt) = shard.edit_bucket(pos.bucket, &mut f, garbage);
+                if halt.is_some() {
+                    return (None, halt);
+                }
+                seen += n;
+                pos.bucket += 1;
+                if seen >= max {
+                    return (Some(pos), None);
+                }
+            }
+            pos = Position {
+                shard: pos.shard + 1,
+                bucket: 0,
+            };
+        }
+        (None, None)
+    }
+
+    /// [`Shard::edit_bucket`] on the objects with this key, under its shard's write lock
+    /// (other keys of the bucket are kept without asking `f`).
+    pub fn edit_key(
+        &self,
+        hash: u64,
+        key: &[u8],
+        mut f: impl FnMut(&Obj) -> Edit,
+        garbage: &mut Garbage,
+    ) -> Option<Halt> {
+        let mut shard = self.shards[self.shard_of(hash)].write();
+        let i = shard.address_of(self.bucket_hash(hash));
+        let mut only_key = |o: &Obj| match o.has_key(hash, key) {
+            true => f(o),
+            false => Edit::Keep,
+        };
+        shard.edit_bucket(i, &mut only_key, garbage).1
     }
 
     /// The first key in traversal order, given to `f`.

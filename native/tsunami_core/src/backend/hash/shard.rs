@@ -8,7 +8,7 @@
 //! Addressing: with `level` L and split pointer `p`, a bucket hash `h` lives in bucket
 //! `h mod MIN·2^L`, or `h mod MIN·2^(L+1)` when that is below `p` (already split).
 
-use crate::backend::{Garbage, KeyMode};
+use crate::backend::{Edit, Garbage, Halt, KeyMode};
 use crate::config::{GROW_LOAD, MERGES_PER_DELETE, SHARD_MIN_BUCKETS as MIN, SHRINK_DIVISOR};
 use crate::term::Obj;
 
@@ -201,6 +201,12 @@ impl Shard {
     pub fn memory_bytes(&self) -> usize {
         let buckets: usize = MIN + self.segments.iter().map(|s| s.len()).sum::<usize>();
         self.bytes + buckets * std::mem::size_of::<Chain>()
+    }
+
+    /// The bucket a bucket hash lives in.
+    #[inline]
+    pub fn address_of(&self, bh: u64) -> usize {
+        self.address(bh)
     }
 
     #[inline]
@@ -487,6 +493,50 @@ impl Shard {
             self.bytes -= o.heap_bytes();
         }
         removed
+    }
+
+    /// Offers each live object of bucket `i` to `f`, in chain order, and puts what it
+    /// returns in the object's place ([`Edit`]): the new object takes over the old one's
+    /// link, so chain order and tombstones stay as they were. Replaced objects go to
+    /// `garbage`. Stops at [`Edit::Stop`], or at a replacement whose key is not exactly
+    /// the old one's ([`Halt::Refused`], nothing changed for that object: a different key
+    /// would belong elsewhere). Returns how many objects `f` saw.
+    pub fn edit_bucket(
+        &mut self,
+        i: usize,
+        f: &mut impl FnMut(&Obj) -> Edit,
+        garbage: &mut Garbage,
+    ) -> (usize, Option<Halt>) {
+        let mut seen = 0;
+        let (mut added, mut freed) = (0, 0);
+        let mut slot: &mut Chain = self.bucket_mut(i);
+        let mut halt = None;
+        while let Some(cur) = slot {
+            if !cur.is_dead() {
+                seen += 1;
+                match f(cur) {
+                    Edit::Keep => {}
+                    Edit::Stop => {
+                        halt = Some(Halt::Stopped);
+                        break;
+                    }
+                    Edit::Replace(new) if !cur.has_key(new.hash(), new.key()) => {
+                        halt = Some(Halt::Refused(new));
+                        break;
+                    }
+                    Edit::Replace(mut new) => {
+                        *new.next_mut() = cur.next_mut().take();
+                        added += new.heap_bytes();
+                        let old = std::mem::replace(cur, new);
+                        freed += old.heap_bytes();
+                        garbage.push(old);
+                    }
+                }
+            }
+            slot = slot.as_mut().expect("matched Some").next_mut();
+        }
+        self.bytes = self.bytes + added - freed;
+        (seen, halt)
     }
 
     /// Changes the object with this key in place with `f`. `Ok(None)` when there is none;
