@@ -119,45 +119,37 @@ impl Shard {
             if self.dead == 0 {
                 break;
             }
-            if i >= self.bucket_count() {
-                continue;
+            if i < self.bucket_count() {
+                self.drop_tombstones(i, &mut garbage);
             }
-            let mut kept = Vec::new();
-            let mut cur = self.bucket_mut(i).take();
-            while let Some(mut o) = cur {
-                cur = o.next_mut().take();
-                if o.is_dead() {
-                    self.dead -= 1;
-                    self.bytes -= o.heap_bytes();
-                    garbage.push(o);
-                } else {
-                    kept.push(o);
-                }
-            }
-            *self.bucket_mut(i) = relink(kept);
         }
         if self.dead > 0 {
             // Tombstones that a resize moved away from their recorded bucket.
             for i in 0..self.bucket_count() {
-                let mut kept = Vec::new();
-                let mut cur = self.bucket_mut(i).take();
-                while let Some(mut o) = cur {
-                    cur = o.next_mut().take();
-                    if o.is_dead() {
-                        self.dead -= 1;
-                        self.bytes -= o.heap_bytes();
-                        garbage.push(o);
-                    } else {
-                        kept.push(o);
-                    }
-                }
-                *self.bucket_mut(i) = relink(kept);
+                self.drop_tombstones(i, &mut garbage);
             }
         }
         for ghost in std::mem::take(&mut self.ghosts) {
             garbage.extend(ghost.into_objects());
         }
         garbage
+    }
+
+    /// Unlinks the tombstones of bucket `i` into `garbage`, keeping the rest in order.
+    fn drop_tombstones(&mut self, i: usize, garbage: &mut Garbage) {
+        let mut kept = Vec::new();
+        let mut cur = self.bucket_mut(i).take();
+        while let Some(mut o) = cur {
+            cur = o.next_mut().take();
+            if o.is_dead() {
+                self.dead -= 1;
+                self.bytes -= o.heap_bytes();
+                garbage.push(o);
+            } else {
+                kept.push(o);
+            }
+        }
+        *self.bucket_mut(i) = relink(kept);
     }
 
     /// Every object and tombstone, unlinked (to be freed).
