@@ -376,15 +376,13 @@ defmodule Tsunami do
       [{:a, 1}]
   """
   @spec tab2list(tab) :: [tuple()]
-  def tab2list(tab), do: nif([tab], collect(tab, nil, []))
+  def tab2list(tab), do: nif([tab], collect(tab))
 
-  # The NIF hands back one chunk (~1000 objects) per call, so no call holds a scheduler
-  # for long; the cursor keeps the table from resizing until the walk is over.
-  defp collect(tab, cont, acc) do
-    case Native.tab2list_chunk(tab, cont) do
-      {objects, :"$end_of_table"} -> :lists.append(:lists.reverse([objects | acc]))
-      {objects, cursor} -> collect(tab, cursor, [objects | acc])
-    end
+  defp collect(tab) do
+    tab
+    |> Tsunami.Walk.chunks([], &[&1 | &2])
+    |> :lists.reverse()
+    |> :lists.append()
   end
 
   @doc """
@@ -852,20 +850,13 @@ defmodule Tsunami do
   @spec foldl((tuple(), acc -> acc), acc, tab) :: acc when acc: term()
   def foldl(fun, acc, tab) do
     nif([fun, acc, tab], Native.resolve(tab))
-    fold_chunks(tab, nil, fun, acc)
+    Tsunami.Walk.chunks(tab, acc, &fold_list(&1, fun, &2))
   end
 
   # :lists.foldl/3, except that (as with :ets) the fun is not checked while there is
   # nothing to fold it over.
   defp fold_list([], _fun, acc), do: acc
   defp fold_list(objects, fun, acc), do: :lists.foldl(fun, acc, objects)
-
-  defp fold_chunks(tab, cont, fun, acc) do
-    case Native.tab2list_chunk(tab, cont) do
-      {objects, :"$end_of_table"} -> fold_list(objects, fun, acc)
-      {objects, cursor} -> fold_chunks(tab, cursor, fun, fold_list(objects, fun, acc))
-    end
-  end
 
   @doc """
   Folds `fun` over the objects in reverse (reverse term order for `ordered_set`).
@@ -877,7 +868,7 @@ defmodule Tsunami do
   """
   @spec foldr((tuple(), acc -> acc), acc, tab) :: acc when acc: term()
   def foldr(fun, acc, tab) do
-    objects = nif([fun, acc, tab], collect(tab, nil, []))
+    objects = nif([fun, acc, tab], collect(tab))
     objects |> :lists.reverse() |> fold_list(fun, acc)
   end
 

@@ -7,31 +7,22 @@ defmodule Tsunami.Dets do
   # writes the table from the calling process, a chunk at a time, so access rules apply
   # to the caller and memory stays bounded by one chunk.
 
-  alias Tsunami.Native
+  alias Tsunami.Walk
 
   @dets_chunk 1000
 
   # Replaces the contents of the dets table with the objects of the table.
   def to_dets(tab, dets) do
-    Tsunami.safe_fixtable(tab, true)
-
-    try do
+    Walk.fixed(tab, fn ->
       dets_ok!(:dets.delete_all_objects(dets))
-      copy_chunks(tab, nil, dets)
-      dets
-    after
-      try do
-        Tsunami.safe_fixtable(tab, false)
-      catch
-        _, _ -> :ok
-      end
-    end
-  end
 
-  defp copy_chunks(tab, cont, dets) do
-    {objects, next} = Native.tab2list_chunk(tab, cont)
-    if objects != [], do: dets_ok!(:dets.insert(dets, objects))
-    if next != :"$end_of_table", do: copy_chunks(tab, next, dets)
+      Walk.chunks(tab, :ok, fn
+        [], :ok -> :ok
+        objects, :ok -> dets_ok!(:dets.insert(dets, objects))
+      end)
+
+      dets
+    end)
   end
 
   # Inserts the objects of the dets table; the table's own objects stay unless replaced.

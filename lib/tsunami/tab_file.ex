@@ -20,7 +20,7 @@ defmodule Tsunami.TabFile do
   # `{:unknown_option, o}`, `{:malformed_option, o}`, `:cannot_create_table`,
   # `{:unsupported_file_version, v}`, disk_log's own). Bad table arguments raise, as in :ets.
 
-  alias Tsunami.Native
+  alias Tsunami.Walk
 
   @major 1
   @minor 0
@@ -103,18 +103,13 @@ defmodule Tsunami.TabFile do
       )
 
     md5 = write_terms(log, opts, md5_start(opts), [header])
-    Tsunami.safe_fixtable(tab, true)
 
     {md5, count} =
-      try do
-        dump_chunks(tab, nil, log, opts, md5, 0)
-      after
-        try do
-          Tsunami.safe_fixtable(tab, false)
-        catch
-          _, _ -> :ok
-        end
-      end
+      Walk.fixed(tab, fn ->
+        Walk.chunks(tab, {md5, 0}, fn objects, {md5, count} ->
+          {write_terms(log, opts, md5, objects), count + length(objects)}
+        end)
+      end)
 
     trailer =
       if(opts.object_count, do: [count: count], else: []) ++
@@ -123,17 +118,6 @@ defmodule Tsunami.TabFile do
     if trailer != [], do: write_terms(log, opts, md5, [[:"$end_of_table", trailer]])
     if opts.sync, do: ok!(:disk_log.sync(log))
     :disk_log.close(log)
-  end
-
-  defp dump_chunks(tab, cont, log, opts, md5, count) do
-    {objects, next} = Native.tab2list_chunk(tab, cont)
-    md5 = write_terms(log, opts, md5, objects)
-    count = count + length(objects)
-
-    case next do
-      :"$end_of_table" -> {md5, count}
-      cursor -> dump_chunks(tab, cursor, log, opts, md5, count)
-    end
   end
 
   defp ext_list(opts) do

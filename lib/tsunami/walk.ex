@@ -1,0 +1,36 @@
+defmodule Tsunami.Walk do
+  @moduledoc false
+  # Whole-table walks, one chunk (~1000 objects) per NIF call so that no call holds a
+  # scheduler for long. The chunk cursor keeps the table from resizing until the walk
+  # is over (and releases it as soon as the walk reaches the end).
+
+  alias Tsunami.Native
+
+  @doc false
+  # Folds `fun.(objects, acc)` over the table's chunks, in table order.
+  def chunks(tab, acc, fun), do: chunks(tab, nil, acc, fun)
+
+  defp chunks(tab, cont, acc, fun) do
+    case Native.tab2list_chunk(tab, cont) do
+      {objects, :"$end_of_table"} -> fun.(objects, acc)
+      {objects, cursor} -> chunks(tab, cursor, fun.(objects, acc), fun)
+    end
+  end
+
+  @doc false
+  # Runs `fun` with the table fixed by `safe_fixtable/2` (as :ets's Erlang-level walks
+  # such as tab2file do), releasing the fixation however `fun` ends.
+  def fixed(tab, fun) do
+    Tsunami.safe_fixtable(tab, true)
+
+    try do
+      fun.()
+    after
+      try do
+        Tsunami.safe_fixtable(tab, false)
+      catch
+        _, _ -> :ok
+      end
+    end
+  end
+end
