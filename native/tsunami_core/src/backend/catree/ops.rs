@@ -7,7 +7,7 @@
 use super::avl::Avl;
 use super::base::Adapt;
 use super::{CaTree, Leaf, Routes};
-use crate::backend::{Edit, Garbage, Halt};
+use crate::backend::{Edit, Garbage, Halt, Seek};
 use crate::error::{Cause, Result};
 use crate::sync::epoch;
 use crate::term::Obj;
@@ -251,37 +251,18 @@ impl CaTree {
     /// `f` on the first object beyond `from` (above it, or below it with `rev`), one
     /// base-node read lock at a time.
     fn neighbour<R>(&self, from: Bound<&[u8]>, rev: bool, f: impl FnOnce(&Obj) -> R) -> Option<R> {
-        let guard = epoch::pin();
-        // Everything between the original `from` and `pos` has been searched.
-        let mut pos = from;
-        'route: loop {
-            let routes = self.routes(&guard);
-            let mut i = match pos {
-                Bound::Unbounded if rev => routes.len() - 1,
-                Bound::Unbounded => 0,
-                Bound::Included(k) | Bound::Excluded(k) => routes.route(k),
-            };
-            let mut bound = pos;
-            loop {
-                let leaf = routes.base(i).read();
-                if !leaf.valid {
-                    continue 'route;
+        let mut f = Some(f);
+        let mut found = None;
+        self.each_leaf(from, None, rev, |avl, bound, _| {
+            match pick(avl, bound, rev) {
+                Some(o) => {
+                    found = f.take().map(|f| f(o));
+                    false
                 }
-                if let Some(o) = pick(&leaf.avl, bound, rev) {
-                    return Some(f(o));
-                }
-                // Nothing left in this node: move on to its neighbour, remembering the
-                // separator in case that one is replaced before we lock it.
-                if rev {
-                    i = i.checked_sub(1)?;
-                    pos = Bound::Excluded(&routes.seps[i][..]);
-                } else {
-                    pos = Bound::Included(&routes.seps.get(i)?[..]);
-                    i += 1;
-                }
-                bound = Bound::Unbounded; // the whole next node lies beyond
+                None => true,
             }
-        }
+        });
+        found
     }
 
     /// Visits objects in key order from `start` (`Unbounded`, or after/at a key), at most
@@ -308,7 +289,6 @@ impl CaTree {
         rev: bool,
         mut f: impl FnMut(&Obj),
     ) -> Option<Vec<u8>> {
-        let guard = epoch::pin();
         let (mut seen, mut last) = (0, None);
         let mut visit = |o: &Obj| {
             f(o);
@@ -318,38 +298,63 @@ impl CaTree {
             }
             last.is_none()
         };
-        // Everything between `start` and `pos` has been visited.
-        let mut pos = start;
+        self.each_leaf(start, None, rev, |avl, bound, _| match rev {
+            true => avl.walk_rev(bound, &mut visit),
+            false => avl.walk(bound, &mut visit),
+        });
+        last
+    }
+
+    /// Reads the base nodes one at a time, in key order (descending with `rev`), from
+    /// `start` or, with `seek`, from the node that may hold the first key for which
+    /// `seek` is false (forward only). `on_leaf(avl, bound, seeking)` runs under the
+    /// node's read lock with the bound to start from inside it (`seeking`: the node is the
+    /// seek's first, to be searched with the predicate) and returns whether to go on to
+    /// the next node. A node replaced by a split or join before it was locked sends the
+    /// walk back to the route layer, from just after what `on_leaf` already saw.
+    pub(super) fn each_leaf(
+        &self,
+        start: Bound<&[u8]>,
+        seek: Option<Seek>,
+        rev: bool,
+        mut on_leaf: impl FnMut(&Avl, Bound<&[u8]>, bool) -> bool,
+    ) {
+        let guard = epoch::pin();
+        // Everything before `pos` has been seen; `None` until the seek found its node.
+        let mut pos = if seek.is_some() { None } else { Some(start) };
         'route: loop {
             let routes = self.routes(&guard);
-            let mut i = match pos {
-                Bound::Unbounded if rev => routes.len() - 1,
-                Bound::Unbounded => 0,
-                Bound::Included(k) | Bound::Excluded(k) => routes.route(k),
+            let mut i = match (pos, seek) {
+                // Base node `i` holds keys from `seps[i-1]` on: the first one whose lower
+                // separator is not below the range start may hold it, or the one before.
+                (None, Some(below)) => routes.seps.partition_point(|s| below(s)),
+                (Some(Bound::Included(k) | Bound::Excluded(k)), _) => routes.route(k),
+                _ if rev => routes.len() - 1,
+                _ => 0,
             };
-            let mut bound = pos;
+            let mut here = pos;
             loop {
                 let leaf = routes.base(i).read();
                 if !leaf.valid {
                     continue 'route;
                 }
-                let more = if rev {
-                    leaf.avl.walk_rev(bound, &mut visit)
-                } else {
-                    leaf.avl.walk(bound, &mut visit)
-                };
-                if !more {
-                    drop(leaf);
-                    return last;
+                if !on_leaf(&leaf.avl, here.unwrap_or(Bound::Unbounded), here.is_none()) {
+                    return;
                 }
+                // Go on to the neighbour, remembering the separator in case that one is
+                // replaced before we lock it.
                 if rev {
-                    i = i.checked_sub(1)?;
-                    pos = Bound::Excluded(&routes.seps[i][..]);
+                    let Some(j) = i.checked_sub(1) else { return };
+                    i = j;
+                    pos = Some(Bound::Excluded(&routes.seps[i][..]));
                 } else {
-                    pos = Bound::Included(&routes.seps.get(i)?[..]);
+                    let Some(sep) = routes.seps.get(i) else {
+                        return;
+                    };
+                    pos = Some(Bound::Included(&sep[..]));
                     i += 1;
                 }
-                bound = Bound::Unbounded; // later base nodes hold only keys beyond
+                here = Some(Bound::Unbounded); // the whole next node lies beyond
             }
         }
     }

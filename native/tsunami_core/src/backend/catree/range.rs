@@ -29,7 +29,6 @@ impl CaTree {
         max: usize,
         mut f: impl FnMut(&Obj) -> bool,
     ) -> Option<Vec<u8>> {
-        let guard = epoch::pin();
         let (mut seen, mut last, mut stopped) = (0, None, false);
         let mut visit = |o: &Obj| {
             if !f(o) {
@@ -42,40 +41,21 @@ impl CaTree {
             }
             last.is_none()
         };
-        // Where to go on from: `None` until the seek found its first base node, then a
-        // bound before which everything has been visited.
-        let mut pos: Option<Bound<&[u8]>> = match from {
-            From::Start => Some(Bound::Unbounded),
-            From::After(k) => Some(Bound::Excluded(k)),
-            From::Seek(_) => None,
+        let (start, seek) = match from {
+            From::Start => (Bound::Unbounded, None),
+            From::After(k) => (Bound::Excluded(k), None),
+            From::Seek(below) => (Bound::Unbounded, Some(below)),
         };
-        'route: loop {
-            let routes = self.routes(&guard);
-            let mut i = match (pos, &from) {
-                // Base node `i` holds keys from `seps[i-1]` on: the first one whose lower
-                // separator is not below the range start may hold it, or the one before.
-                (None, From::Seek(below)) => routes.seps.partition_point(|s| below(s)),
-                (Some(Bound::Included(k) | Bound::Excluded(k)), _) => routes.route(k),
-                _ => 0,
-            };
-            let mut bound = pos;
-            loop {
-                let leaf = routes.base(i).read();
-                if !leaf.valid {
-                    continue 'route; // replaced by a split or join: route again
-                }
-                let more = match (bound, &from) {
-                    (None, From::Seek(below)) => leaf.avl.walk_seek(*below, &mut visit),
-                    (Some(b), _) => leaf.avl.walk(b, &mut visit),
-                    (None, _) => leaf.avl.walk(Bound::Unbounded, &mut visit),
-                };
-                if !more {
-                    return if stopped { None } else { last };
-                }
-                pos = Some(Bound::Included(&routes.seps.get(i)?[..]));
-                i += 1;
-                bound = Some(Bound::Unbounded); // later base nodes hold only keys beyond
+        self.each_leaf(start, seek, false, |avl, bound, seeking| {
+            match (seeking, seek) {
+                (true, Some(below)) => avl.walk_seek(below, &mut visit),
+                _ => avl.walk(bound, &mut visit),
             }
+        });
+        if stopped {
+            None
+        } else {
+            last
         }
     }
 }
