@@ -84,6 +84,21 @@ enum Mode {
     Replace,
 }
 
+impl Mode {
+    /// The table's storage, if the caller may run this mode on it (delete and replace
+    /// write; select and count read).
+    fn storage<'t>(
+        &self,
+        env: Env,
+        table: &'t tsunami_core::table::Table,
+    ) -> NifResult<&'t Storage> {
+        match self {
+            Mode::Delete | Mode::Replace => table.write(|| caller(env)).or_raise(),
+            Mode::Select | Mode::Count => table.read(|| caller(env)).or_raise(),
+        }
+    }
+}
+
 fn mode(t: Term) -> NifResult<Mode> {
     let a: rustler::Atom = t.decode().map_err(|_| badarg())?;
     if a == atoms::select() {
@@ -276,10 +291,7 @@ fn select_run<'a>(
         }
     };
     let table = &cursor.handle.table;
-    let s = match mode {
-        Mode::Delete | Mode::Replace => table.write(|| caller(env)).or_raise()?,
-        _ => table.read(|| caller(env)).or_raise()?,
-    };
+    let s = mode.storage(env, table)?;
     let mut acc = Acc::new(env, mode);
     let mut pos_slot = cursor.pos.lock().unwrap_or_else(|e| e.into_inner());
     let Some(pos) = pos_slot.take() else {
@@ -470,10 +482,7 @@ fn select_keys<'a>(
     let mode = mode(mode_t)?;
     let h = handle_of(tab)?;
     let table = &h.table;
-    let s = match mode {
-        Mode::Delete | Mode::Replace => table.write(|| caller(env)).or_raise()?,
-        _ => table.read(|| caller(env)).or_raise()?,
-    };
+    let s = mode.storage(env, table)?;
     let ordered = table.is_ordered();
     let mut encoded = Vec::new();
     for k in convert::proper_list(keys)? {

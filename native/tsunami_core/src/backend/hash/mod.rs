@@ -389,37 +389,22 @@ impl HashTable {
     ) -> Option<Position> {
         debug_assert!(self.is_fixed(), "a walk keeps the table fixed");
         let keep_places = !self.resizable();
-        let mut seen = 0;
-        let mut pos = pos;
         // Decisions for one bucket's live objects: the spec runs once per object, and a
         // bucket with nothing to remove is left untouched.
         let mut verdicts: Vec<bool> = Vec::new();
-        while pos.shard < self.shards.len() {
-            let mut shard = self.shards[pos.shard].write();
-            for b in pos.bucket..(pos.bucket + config::WALK_PREFETCH).min(shard.bucket_count()) {
-                shard.prefetch_bucket(b);
-            }
-            while pos.bucket < shard.bucket_count() {
-                shard.prefetch_bucket(pos.bucket + config::WALK_PREFETCH);
-                verdicts.clear();
-                seen += shard.for_bucket(pos.bucket, |o| verdicts.push(doomed(o)));
-                if verdicts.contains(&true) {
-                    let mut v = verdicts.iter();
-                    garbage.extend(shard.remove_in_bucket(pos.bucket, keep_places, |_| {
+        self.walk_write(pos, max, |shard, bucket| {
+            verdicts.clear();
+            let n = shard.for_bucket(bucket, |o| verdicts.push(doomed(o)));
+            if verdicts.contains(&true) {
+                let mut v = verdicts.iter();
+                garbage.extend(
+                    shard.remove_in_bucket(bucket, keep_places, |_| {
                         v.next().copied().unwrap_or(false)
-                    }));
-                }
-                pos.bucket += 1;
-                if seen >= max {
-                    return Some(pos);
-                }
+                    }),
+                );
             }
-            pos = Position {
-                shard: pos.shard + 1,
-                bucket: 0,
-            };
-        }
-        None
+            Some(n)
+        })
     }
 
     /// Like [`HashTable::visit`], under each shard's write lock, putting what `f` returns
@@ -435,6 +420,25 @@ impl HashTable {
         garbage: &mut Garbage,
     ) -> (Option<Position>, Option<Halt>) {
         debug_assert!(self.is_fixed(), "a walk keeps the table fixed");
+        let mut halted = None;
+        let next = self.walk_write(pos, max, |shard, bucket| {
+            let (n, halt) = shard.edit_bucket(bucket, &mut f, garbage);
+            halted = halt;
+            halted.is_none().then_some(n)
+        });
+        (next, halted)
+    }
+
+    /// The forward walk of [`HashTable::visit`] under each shard's *write* lock, a bucket
+    /// at a time: `on_bucket(shard, bucket)` returns how many objects it saw, or `None`
+    /// to stop the walk there. Returns the position to resume from (`None` at the end of
+    /// the table or when stopped).
+    fn walk_write(
+        &self,
+        pos: Position,
+        max: usize,
+        mut on_bucket: impl FnMut(&mut Shard, usize) -> Option<usize>,
+    ) -> Option<Position> {
         let mut seen = 0;
         let mut pos = pos;
         while pos.shard < self.shards.len() {
@@ -444,14 +448,10 @@ impl HashTable {
             }
             while pos.bucket < shard.bucket_count() {
                 shard.prefetch_bucket(pos.bucket + config::WALK_PREFETCH);
-                let (n, halt) = shard.edit_bucket(pos.bucket, &mut f, garbage);
-                if halt.is_some() {
-                    return (None, halt);
-                }
-                seen += n;
+                seen += on_bucket(&mut shard, pos.bucket)?;
                 pos.bucket += 1;
                 if seen >= max {
-                    return (Some(pos), None);
+                    return Some(pos);
                 }
             }
             pos = Position {
@@ -459,7 +459,7 @@ impl HashTable {
                 bucket: 0,
             };
         }
-        (None, None)
+        None
     }
 
     /// [`Shard::edit_bucket`] on the objects with this key, under its shard's write lock
