@@ -42,23 +42,13 @@ fn read(b: &[u8], pos: usize, depth: usize) -> Option<(T<'_>, usize)> {
     let (head, mut p) = read_head(b, pos)?;
     Some(match head {
         Head::Tuple(n) => {
-            let mut v = Vec::with_capacity(n as usize);
-            for _ in 0..n {
-                let (t, q) = read(b, p, depth + 1)?;
-                v.push(t);
-                p = q;
-            }
-            (T::Tuple(v, pos..p), p)
+            let (v, q) = read_n(b, p, n, depth + 1)?;
+            (T::Tuple(v, pos..q), q)
         }
         Head::List(0) => read(b, p, depth)?,
         Head::List(n) => {
-            let mut v = Vec::with_capacity(n as usize);
-            for _ in 0..n {
-                let (t, q) = read(b, p, depth + 1)?;
-                v.push(t);
-                p = q;
-            }
-            let (tail, q) = read(b, p, depth + 1)?;
+            let (v, q) = read_n(b, p, n, depth + 1)?;
+            let (tail, q) = read(b, q, depth + 1)?;
             (T::List(v, Box::new(tail), pos..q), q)
         }
         Head::Map(n) => {
@@ -76,6 +66,17 @@ fn read(b: &[u8], pos: usize, depth: usize) -> Option<(T<'_>, usize)> {
             (T::Other(pos..end), end)
         }
     })
+}
+
+/// `n` terms in a row from `p`: the elements of a tuple or a list.
+fn read_n(b: &[u8], mut p: usize, n: u32, depth: usize) -> Option<(Vec<T<'_>>, usize)> {
+    let mut v = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let (t, q) = read(b, p, depth)?;
+        v.push(t);
+        p = q;
+    }
+    Some((v, p))
 }
 
 /// `'$N'` → N.
