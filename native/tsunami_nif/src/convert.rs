@@ -80,6 +80,15 @@ pub fn keep_alive(term: Term) -> term::Pin {
     Box::new(KeepAlive { _env: env })
 }
 
+/// A keep-alive for an encoded term: the term rebuilt in its own environment (decoding a
+/// reference whose magic binary is alive gives the magic reference back). `None` only
+/// when the encoding cannot be decoded.
+pub fn keep_alive_encoded(bytes: &[u8]) -> Option<term::Pin> {
+    let env = OwnedEnv::new();
+    env.run(|e| decode(e, bytes)).ok()?;
+    Some(Box::new(KeepAlive { _env: env }))
+}
+
 struct Encoder {
     env: *mut sys::ErlNifEnv,
     /// Write atoms in key position with their names (ordered tables, see

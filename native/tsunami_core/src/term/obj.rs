@@ -212,13 +212,11 @@ impl Obj {
         unsafe { std::slice::from_raw_parts_mut((self.ptr.as_ptr() as *mut u8).add(HEADER), len) }
     }
 
-    /// Adds a keep-alive (for VM-refcounted terms written into the object later).
-    pub fn add_pin(&mut self, p: Pin) {
-        let h = self.header_mut();
-        h.pin = Some(Box::new(match h.pin.take() {
-            None => p,
-            Some(old) => Box::new((old, p)) as Pin,
-        }));
+    /// Replaces the keep-alive (for an object whose body was rewritten: the new pin must
+    /// keep alive exactly what the new body refers to). The old one is released here, so
+    /// repeated updates never stack keep-alives inside each other.
+    pub fn set_pin(&mut self, p: Option<Pin>) {
+        self.header_mut().pin = p.map(Box::new);
     }
 }
 

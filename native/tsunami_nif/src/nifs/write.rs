@@ -354,23 +354,27 @@ fn update_element<'a>(
             Ok((parsed, bad, pinned)) => (Ok(parsed), bad, pinned),
             Err(e) => (Err(e), true, false),
         };
-        // New values holding references are kept alive with the object.
-        let pin = pinned.then(|| convert::keep_alive(ops));
+        // New values holding references are kept alive with the object: while the update
+        // runs, by a keep-alive of the ops; after it, by one of the whole new object.
+        let ops_pin = pinned.then(|| convert::keep_alive(ops));
         let default = default_object(t, key, default)?.map_err(|_| badarg())?;
         let (hash, k) = encode_key(key, t.table.is_ordered())?;
-        let mut pin = pin;
         let r = s.update(hash, &k, default, |obj| {
             let parsed = parsed.as_ref().map_err(|_| Cause::Type)?;
             let w = apply_element(obj.body(), keypos, parsed)?;
             if bad {
                 return Err(Cause::Type.into());
             }
+            let repin = obj.is_pinned() || ops_pin.is_some();
             obj.replace_body(keypos, &w).ok_or(Cause::Type)?;
-            if let Some(p) = pin.take() {
-                obj.add_pin(p);
+            if repin {
+                // The old pin still holds what the new body kept from the old one, and
+                // `ops_pin` what came from the ops, until the new pin is made.
+                obj.set_pin(convert::keep_alive_encoded(obj.body()));
             }
             Ok(())
         });
+        drop(ops_pin);
         match r {
             Ok((_, garbage)) => {
                 Storage::discard(garbage);
