@@ -219,7 +219,13 @@ impl Encoder {
                         self.pinned = true;
                         self.ext(w, t)?;
                     }
-                    _ => self.ext(w, t)?, // remote pids/ports, deep maps
+                    T::ERL_NIF_TERM_TYPE_MAP => {
+                        // Too deep to take apart: the external format may hide references
+                        // or funs inside, so keep the object's terms alive as for them.
+                        self.pinned = true;
+                        self.ext(w, t)?;
+                    }
+                    _ => self.ext(w, t)?, // remote pids/ports
                 }
             }
         }
@@ -455,6 +461,9 @@ impl Frame {
     }
 }
 
+/// Entries a thread's decode stacks keep between calls (see [`decode`]).
+const DECODE_STACK_KEEP: usize = 4096;
+
 thread_local! {
     /// Reused decode stacks (one pair per scheduler thread).
     static STACKS: RefCell<(Vec<ERL_NIF_TERM>, Vec<Frame>)> = const { RefCell::new((Vec::new(), Vec::new())) };
@@ -467,7 +476,16 @@ pub fn decode<'a>(env: Env<'a>, bytes: &[u8]) -> NifResult<Term<'a>> {
         let (vals, frames) = &mut *s;
         vals.clear();
         frames.clear();
-        let raw = decode_with(env.as_c_arg(), bytes, vals, frames).ok_or_else(badarg)?;
+        let raw = decode_with(env.as_c_arg(), bytes, vals, frames);
+        // A huge term leaves huge stacks behind: give them back rather than keep them for
+        // the thread's lifetime (80 MB per scheduler after one 10M-element lookup).
+        if vals.capacity() > DECODE_STACK_KEEP {
+            *vals = Vec::new();
+        }
+        if frames.capacity() > DECODE_STACK_KEEP {
+            *frames = Vec::new();
+        }
+        let raw = raw.ok_or_else(badarg)?;
         // SAFETY: `raw` was built in `env` (or is an immediate, valid everywhere).
         Ok(unsafe { Term::new(env, raw) })
     })
