@@ -210,8 +210,7 @@ pub fn delete(env: Env, h: &TableRes) -> bool {
     if !h.table.mark_deleted() {
         return false;
     }
-    let named = h.table.options.named.then(|| h.table.name());
-    if let Some(handle) = REGISTRY.unregister(h.table.id, named) {
+    if let Some(handle) = REGISTRY.unregister(h.table.id) {
         if let Some(mon) = h.monitor.lock().unwrap_or_else(|e| e.into_inner()).take() {
             demonitor(env, &handle, &mon);
         }
@@ -228,14 +227,24 @@ pub fn tab_term<'a>(env: Env<'a>, h: &Handle) -> Term<'a> {
     }
 }
 
-/// Makes `new_owner` own the table and monitors it instead of the old owner.
+/// Makes `new_owner` own the table and monitors it instead of the old owner. A new
+/// owner that has died meanwhile (after the caller's alive check, before the monitor)
+/// cannot be monitored: its exit is then handled here, at once, as the monitor would have
+/// (heir or delete), so no table is ever left owned by a dead process.
 pub fn transfer(env: Env, h: &Handle, new_owner: &LocalPid) {
-    let mut mon = h.monitor.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(old) = mon.take() {
-        demonitor(env, h, &old);
+    let word = convert::pid_word(new_owner);
+    let monitored = {
+        let mut mon = h.monitor.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = mon.take() {
+            demonitor(env, h, &old);
+        }
+        h.table.set_owner(word);
+        *mon = monitor(env, h, new_owner);
+        mon.is_some()
+    };
+    if !monitored {
+        owner_exited(env, &h.table, word);
     }
-    h.table.set_owner(convert::pid_word(new_owner));
-    *mon = monitor(env, h, new_owner);
 }
 
 /// The owner died: hand the table to a live heir with an `'ETS-TRANSFER'` message, or
@@ -369,8 +378,16 @@ pub fn owner_exited(env: Env, table: &Table, pid: u64) {
         if *heir_pid != pid && heir_local.is_alive(env) && !heir_known_dead(&handle, *heir_pid) {
             // Monitor before the message so the new owner's own exit is never missed.
             handle.table.set_owner(*heir_pid);
-            *handle.monitor.lock().unwrap_or_else(|e| e.into_inner()) =
-                monitor(env, &handle, &heir_local);
+            let mon = monitor(env, &handle, &heir_local);
+            let heir_died = mon.is_none();
+            *handle.monitor.lock().unwrap_or_else(|e| e.into_inner()) = mon;
+            if heir_died {
+                // It died after the alive check: as its own exit would, with itself as
+                // heir, this deletes the table.
+                *table.heir.lock() = heir;
+                delete(env, &handle);
+                return;
+            }
             let msg_data = convert::decode(env, data.body())
                 .ok()
                 .and_then(|t| rustler::types::tuple::get_tuple(t).ok())

@@ -223,18 +223,15 @@ fn rename<'a>(env: Env<'a>, tab: Term<'a>, name: Term<'a>) -> NifResult<Term<'a>
     }
     let new = convert::word(name.as_c_arg());
     if h.table.options.named {
-        // :ets refuses the table's own name too.
-        if new == h.table.name() {
-            return Err(badarg());
-        }
-        // A taken name is a plain badarg for :ets (no `already_exists` cause here).
+        // A taken name (the table's own too) is a plain badarg for :ets (no
+        // `already_exists` cause here). The registry reads the current name and records
+        // the new one in one step, so a racing `delete/1` or `rename/2` cannot interleave.
         REGISTRY
-            .rename(h.table.id, h.table.name(), new)
+            .rename(h.table.id, new, |t| t.table.set_name(new))
             .map_err(|e| match e {
                 tsunami_core::Error::BadArg(Cause::AlreadyExists) => badarg(),
                 e => raise(e),
             })?;
-        h.table.set_name(new);
         Ok(name)
     } else {
         h.table.set_name(new);
