@@ -138,6 +138,13 @@ pub fn parse_new(env: Env, list: Term) -> NifResult<NewOptions> {
     if o.locks.is_some() && o.kind == TableType::OrderedSet {
         return Err(badarg());
     }
+    if o.protection == Protection::Private {
+        // :ets drops the concurrency options of a private table (only its owner can
+        // touch it) and reports them all as `false`.
+        o.read_concurrency = false;
+        o.write_concurrency = WriteConcurrency::Off;
+        o.locks = None;
+    }
     o.decentralized_counters = match o.write_concurrency {
         // :ets ignores `{decentralized_counters, true}` without write_concurrency.
         WriteConcurrency::Off => false,
