@@ -31,6 +31,10 @@ mix format --check-formatted
 step "ExUnit"
 MIX_ENV=test mix test
 
+step "ExUnit on split trees (every ordered_set write splits its base node)"
+TSUNAMI_SPLIT_TREES=1 MIX_ENV=test mix test test/ordered_set_test.exs test/select_test.exs \
+  test/random_ops_test.exs test/select_engine_test.exs test/reliability/split_tree_test.exs
+
 if [ -f lib/mix/tasks/tsunami.conformance.ex ]; then
   step "OTP ets_SUITE conformance (fails on regressions)"
   mix tsunami.conformance --ci

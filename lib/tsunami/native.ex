@@ -15,6 +15,7 @@ defmodule Tsunami.Native do
   def new(_name, _opts), do: nif()
   def delete(_tab), do: nif()
   def whereis(_name), do: nif()
+  def debug_force_split(_tab, _on), do: nif()
   def all(), do: nif()
   def info(_tab, _node), do: nif()
   def info_item(_tab, _item, _node), do: nif()

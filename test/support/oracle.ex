@@ -27,8 +27,19 @@ defmodule Tsunami.Oracle do
   def new(opts \\ [], name \\ :oracle_tab) do
     ets = :ets.new(name, opts)
     tsu = Tsunami.new(name, opts)
+
+    if split_trees?() and :ordered_set in opts,
+      do: true = Tsunami.Native.debug_force_split(tsu, true)
+
     %__MODULE__{ets: ets, tsu: tsu, opts: opts}
   end
+
+  @doc """
+  Whether Tsunami `ordered_set` tables made by `new/2` split their base node on every
+  write (`TSUNAMI_SPLIT_TREES=1`; `scripts/test.sh` runs the ordered_set, select and
+  random-operation tests a second time so), to check trees of many base nodes.
+  """
+  def split_trees?, do: System.get_env("TSUNAMI_SPLIT_TREES") == "1"
 
   @doc "Deletes both tables (ignores errors)."
   def delete(%__MODULE__{ets: e, tsu: t}) do
@@ -97,6 +108,17 @@ defmodule Tsunami.Oracle do
   @doc "Asserts the contents of both tables are the same (sorted tab2list)."
   def check_contents(pair, label \\ nil) do
     check_sorted(pair, fn mod, tab -> mod.tab2list(tab) end, label: label || "contents")
+    assert_split(pair)
+  end
+
+  # With forced splits, a tree of a few dozen objects is spread over several base nodes:
+  # the split-tree runs really run on split trees.
+  defp assert_split(%__MODULE__{tsu: t, opts: opts}) do
+    if split_trees?() and :ordered_set in opts and Tsunami.info(t, :size) >= 32 do
+      assert elem(Tsunami.info(t, :stats), 0) > 1, "forced splits left one base node"
+    end
+
+    :ok
   end
 
   @doc "Strict equality: `===` and identical deterministic external format."

@@ -485,6 +485,18 @@ impl Storage {
         dispatch!(self, b => b.is_fixed())
     }
 
+    /// The forced-split test knob of a tree (ETS's `ets_force_split`): while on, every
+    /// write splits its base node. `false` (and nothing done) for a hash table.
+    pub fn set_force_split(&self, on: bool) -> bool {
+        match self {
+            Storage::Hash(_) => false,
+            Storage::Tree(t) => {
+                t.set_force_split(on);
+                true
+            }
+        }
+    }
+
     /// Figures for `info(T, stats)`.
     pub fn stats(&self) -> Stats {
         match self {

@@ -44,14 +44,29 @@ fn concurrent_inserts_deletes_and_reads() {
     }
 }
 
+/// The second element of an [`obj`].
+fn val_of(o: &crate::term::Obj) -> i64 {
+    let r = crate::term::element_range(o.body(), 2).expect("a 2-tuple");
+    match crate::term::read_head(o.body(), r.start) {
+        Some((crate::term::Head::Imm(raw), _)) => {
+            crate::term::int::small_from_raw(raw).expect("a small integer")
+        }
+        other => panic!("not an immediate: {other:?}"),
+    }
+}
+
 #[test]
 fn atomic_list_insert_is_all_or_nothing_to_readers() {
-    // A reader must never see part of an insert_many batch.
+    // A reader must never see part of an insert_many batch. Each batch writes round r to
+    // keys 0..64 at once, so once a reader has seen round r under some key, every key
+    // holds round r or later: reading key 0 and then key 63 (the order a key-by-key
+    // insert would tear) must never give a smaller round for the second.
     let t = Arc::new(HashTable::new(KeyMode::Unique, 64));
+    t.insert_many((0..64).map(|k| obj(k, 0)).collect(), false);
     let writer = {
         let t = t.clone();
         std::thread::spawn(move || {
-            for round in 0..200i64 {
+            for round in 1..=2000i64 {
                 let batch = (0..64).map(|k| obj(k, round)).collect();
                 t.insert_many(batch, false);
             }
@@ -60,17 +75,39 @@ fn atomic_list_insert_is_all_or_nothing_to_readers() {
     let reader = {
         let t = t.clone();
         std::thread::spawn(move || {
-            for _ in 0..2000 {
-                // Take all shard locks the way clear does: via visit over a fixed table.
-                let (h0, k0) = key_of(0);
-                let mut first = None;
-                t.lookup(h0, &k0, |o| first = Some(o.body().to_vec()));
-                let _ = first;
+            let read = |k: i64| {
+                let (h, key) = key_of(k);
+                let mut v = None;
+                t.lookup(h, &key, |o| v = Some(val_of(o)));
+                v.expect("every key is always present")
+            };
+            let mut last = 0;
+            let mut distinct = 0;
+            for _ in 0..20_000 {
+                let r0 = read(0);
+                let mut prev = r0;
+                for k in [17, 40, 63] {
+                    let r = read(k);
+                    assert!(r >= prev, "key {k} at round {r} after round {prev}");
+                    prev = r;
+                }
+                assert!(r0 >= last, "rounds went backwards: {r0} after {last}");
+                distinct += (r0 != last) as usize;
+                last = r0;
             }
+            distinct
         })
     };
     writer.join().unwrap();
-    reader.join().unwrap();
+    let distinct = reader.join().unwrap();
     t.check_invariants();
     assert_eq!(t.len(), 64);
+    for k in 0..64 {
+        let (h, key) = key_of(k);
+        let mut v = None;
+        t.lookup(h, &key, |o| v = Some(val_of(o)));
+        assert_eq!(v, Some(2000));
+    }
+    // Not a vacuous pass: the reader ran while the writer did.
+    eprintln!("all-or-nothing reader saw {distinct} round changes");
 }

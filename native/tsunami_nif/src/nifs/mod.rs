@@ -35,6 +35,7 @@ macro_rules! fast_nif {
     };
 }
 
+pub mod debug;
 pub mod read;
 pub mod select;
 pub mod table;

@@ -86,7 +86,7 @@ mod ops;
 pub mod range;
 
 use crate::config;
-use crate::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use crate::sync::epoch::{self, Guard};
 use crate::sync::Mutex;
 use crate::term::order::compare;
@@ -193,6 +193,9 @@ pub struct CaTree {
     routes: AtomicPtr<Routes>,
     structure: Mutex<Structure>,
     fixed: AtomicUsize,
+    /// Test knob (`erts_debug:set_internal_state(ets_force_split, ...)` in ETS): every
+    /// write splits its base node, so tests run on many base nodes without contention.
+    force_split: AtomicBool,
 }
 
 impl Default for CaTree {
@@ -222,6 +225,7 @@ impl CaTree {
             routes: AtomicPtr::new(Box::into_raw(Box::new(Routes::fresh()))),
             structure: Mutex::new(Structure::default()),
             fixed: AtomicUsize::new(0),
+            force_split: AtomicBool::new(false),
         }
     }
 
@@ -262,6 +266,27 @@ impl CaTree {
         self.routes(&guard).len()
     }
 
+    /// Turns the forced-split test knob on or off (see [`CaTree::force_split`]).
+    pub fn set_force_split(&self, on: bool) {
+        self.force_split.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether every write splits its base node (a test knob).
+    #[inline]
+    pub(crate) fn force_split(&self) -> bool {
+        self.force_split.load(Ordering::Relaxed)
+    }
+
+    /// Objects a base node needs before it may split: two when splits are forced, so
+    /// that even small test tables spread over many base nodes.
+    fn min_split_size(&self) -> usize {
+        if self.force_split() {
+            2
+        } else {
+            config::CATREE_MIN_SPLIT_SIZE.max(2)
+        }
+    }
+
     /// Records a fixation (`safe_fixtable`); traversal needs none, see the module notes.
     pub fn fix(&self) {
         self.fixed.fetch_add(1, Ordering::AcqRel);
@@ -288,7 +313,7 @@ impl CaTree {
         match leaf.wants() {
             Adapt::Keep => {}
             Adapt::Split
-                if leaf.avl.len() >= config::CATREE_MIN_SPLIT_SIZE.max(2)
+                if leaf.avl.len() >= self.min_split_size()
                     && routes.len() < config::CATREE_MAX_BASE_NODES =>
             {
                 let (l, r) = leaf.retire().split();

@@ -23,6 +23,9 @@ impl CaTree {
                 let mut leaf = self.routes(&guard).base_for(key).write();
                 if leaf.valid {
                     let r = f(&mut leaf);
+                    if self.force_split() {
+                        leaf.stat = i32::MAX;
+                    }
                     break (r, leaf.wants());
                 }
             }
