@@ -219,6 +219,29 @@ defmodule Tsunami.SelectTest do
     ]
   end
 
+  # A select_replace spec that keeps the key of every object: for each arity, a head
+  # `{$1, ..., $n}`, generated guards, and a body tuple with `$keypos` in place and each
+  # other element a variable, a constant or an element/2 of `$_`.
+  defp gen_replace_spec(keypos) do
+    for n <- max(2, keypos)..4, :rand.uniform(4) > 1 do
+      vars = Enum.to_list(1..n)
+      head = List.to_tuple(Enum.map(vars, &var/1))
+      guards = if :rand.uniform(2) == 1, do: [gen_guard(vars)], else: []
+
+      body =
+        for i <- vars do
+          cond do
+            i == keypos -> var(i)
+            :rand.uniform(3) == 1 -> {:const, pick(pool())}
+            :rand.uniform(2) == 1 -> var(pick(vars))
+            true -> {:element, i, :"$_"}
+          end
+        end
+
+      {head, guards, [{List.to_tuple(body)}]}
+    end
+  end
+
   defp gen_spec do
     if :rand.uniform(10) == 1 do
       pick(invalid_specs())
@@ -332,6 +355,13 @@ defmodule Tsunami.SelectTest do
         {pattern, _} = gen_head()
         check(o, type, fn mod, tab -> mod.match_delete(tab, pattern) end, "md")
         Oracle.check_contents(o, "after match_delete " <> label)
+
+        # select_replace on what is left: one clause per arity, the key kept and the
+        # other elements rebuilt from the object's variables and constants.
+        rspec = gen_replace_spec(keypos)
+        rlabel = "replace ##{i} #{inspect(rspec)}"
+        check(o, type, fn mod, tab -> mod.select_replace(tab, rspec) end, rlabel)
+        Oracle.check_contents(o, "after " <> rlabel)
         Oracle.delete(o)
       end
     end
