@@ -6,3 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 export LANG="${LANG:-C.UTF-8}" LC_ALL="${LC_ALL:-C.UTF-8}" PATH="$HOME/.cargo/bin:$PATH"
 MIX_ENV=test mix test --only long
+
+# Soak runs at full size (issue #14): 10^5 owner deaths with and without heir (RSS within
+# 5%), 10^6 named create/delete cycles, a kill storm of 2,000 writers mid list insert.
+TSUNAMI_SOAK=long MIX_ENV=test mix test test/soak/soak_test.exs

@@ -151,6 +151,21 @@ impl Storage {
         }
     }
 
+    /// [`Storage::insert_many`], committed only if `commit()`, asked with every lock the
+    /// insert needs held (a dirty insert checks that its caller is still alive, so it
+    /// never lands after the caller's exit was seen).
+    pub fn insert_many_if(
+        &self,
+        objs: Vec<Obj>,
+        only_new: bool,
+        commit: &dyn Fn() -> bool,
+    ) -> (bool, Garbage) {
+        match self {
+            Storage::Hash(h) => h.insert_many_if(objs, only_new, commit),
+            Storage::Tree(t) => t.insert_many_if(objs, only_new, commit),
+        }
+    }
+
     /// Calls `f` on each object with this key (encoded key and its hash), under the lock.
     #[inline]
     pub fn lookup(&self, hash: u64, key: &[u8], f: impl FnMut(&Obj)) {

@@ -50,6 +50,13 @@ fn do_insert<'a>(
         let mut objs = objects(t, objs)?;
         let (ok, garbage) = if objs.len() == 1 && !only_new {
             (true, s.insert(objs.pop().expect("one")))
+        } else if dirty {
+            // A process killed while its dirty NIF runs has exited (and its monitors
+            // have fired) before the NIF returns. As `:ets` does, the insert then happens
+            // entirely before the exit or not at all: checked with every lock held, so
+            // whoever saw the exit and reads afterwards waits for, or never sees, it.
+            let me = env.pid();
+            s.insert_many_if(objs, only_new, &|| me.is_alive(env))
         } else {
             s.insert_many(objs, only_new)
         };

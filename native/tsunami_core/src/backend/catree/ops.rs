@@ -58,6 +58,17 @@ impl CaTree {
     /// ascending order, for the whole operation. With `only_new`, nothing is inserted and
     /// `false` returned (with the objects as garbage) if any key is already present.
     pub fn insert_many(&self, objs: Vec<Obj>, only_new: bool) -> (bool, Garbage) {
+        self.insert_many_if(objs, only_new, &|| true)
+    }
+
+    /// [`CaTree::insert_many`], committed only if `commit()`, asked with every lock held,
+    /// says so; otherwise nothing is inserted and `(false, objs)` returned.
+    pub fn insert_many_if(
+        &self,
+        objs: Vec<Obj>,
+        only_new: bool,
+        commit: &dyn Fn() -> bool,
+    ) -> (bool, Garbage) {
         let guard = epoch::pin();
         'route: loop {
             let routes = self.routes(&guard);
@@ -76,6 +87,9 @@ impl CaTree {
             }
             // `wanted` is sorted and holds every entry of `idx`.
             let slot = |i: usize| wanted.partition_point(|&w| w < i);
+            if !commit() {
+                return (false, objs);
+            }
             if only_new
                 && objs
                     .iter()

@@ -167,11 +167,25 @@ impl HashTable {
     /// order) for the whole operation. With `only_new`, nothing is inserted and `false`
     /// returned if any key is already present.
     pub fn insert_many(&self, objs: Vec<Obj>, only_new: bool) -> (bool, Garbage) {
+        self.insert_many_if(objs, only_new, &|| true)
+    }
+
+    /// [`HashTable::insert_many`], committed only if `commit()`, asked with every lock
+    /// held, says so; otherwise nothing is inserted and `(false, objs)` returned.
+    pub fn insert_many_if(
+        &self,
+        objs: Vec<Obj>,
+        only_new: bool,
+        commit: &dyn Fn() -> bool,
+    ) -> (bool, Garbage) {
         let mut wanted: Vec<usize> = objs.iter().map(|o| self.shard_of(o.hash())).collect();
         wanted.sort_unstable();
         wanted.dedup();
         let mut guards: Vec<_> = wanted.iter().map(|&i| self.shards[i].write()).collect();
         let slot = |hash: u64| wanted.binary_search(&self.shard_of(hash)).unwrap();
+        if !commit() {
+            return (false, objs);
+        }
         if only_new
             && objs.iter().any(|o| {
                 guards[slot(o.hash())].contains(self.bucket_hash(o.hash()), o.hash(), o.key())
