@@ -10,3 +10,6 @@ MIX_ENV=test mix test --only long
 # Soak runs at full size (issue #14): 10^5 owner deaths with and without heir (RSS within
 # 5%), 10^6 named create/delete cycles, a kill storm of 2,000 writers mid list insert.
 TSUNAMI_SOAK=long MIX_ENV=test mix test test/soak/soak_test.exs
+
+# The core's tests under valgrind memcheck: 0 errors, no definite leaks.
+bash scripts/valgrind.sh
