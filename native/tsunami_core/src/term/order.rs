@@ -34,8 +34,11 @@
 //! `EXT` terms of any other kind (never written by the encoder) sort after bitstrings, by
 //! bytes. Malformed input never panics: [`compare`] falls back to comparing bytes.
 //!
-//! Nesting is walked with an explicit stack, so deep keys cannot overflow the stack (maps
-//! recurse once per nested map level).
+//! One pass, linear in the bytes compared: both encodings are read once, front to back,
+//! with an explicit stack of open tuples and lists (so deep keys can neither overflow
+//! the native stack nor cost more than their size). An element that compared equal is
+//! never stepped over again to find the next one. Maps sort their pairs first (and
+//! recurse once per map nested in a map, at most the encoder's map depth limit).
 
 use super::int::{small_from_raw, Big, Int};
 use super::{read_atom, read_head, skip, Head};
@@ -152,17 +155,19 @@ const PORT: u64 = 0x7;
 const IMMED2_MASK: u64 = 0x3F;
 const NIL: u64 = 0x3B;
 
-fn view(b: &[u8], cur: Cur) -> Option<View<'_>> {
+/// The term at `cur` and the position just past its head: past the whole term for
+/// scalars, at the first element for tuples and maps (unused for a list in progress).
+fn view(b: &[u8], cur: Cur) -> Option<(View<'_>, usize)> {
     if cur.rest > 0 {
-        return Some(View::List(cur));
+        return Some((View::List(cur), cur.pos));
     }
     let mut pos = cur.pos;
     loop {
-        if let Some((raw, name, _)) = read_atom(b, pos) {
-            return Some(View::Atom(Some(raw), Some(name)));
+        if let Some((raw, name, next)) = read_atom(b, pos) {
+            return Some((View::Atom(Some(raw), Some(name)), next));
         }
         let (head, next) = read_head(b, pos)?;
-        return Some(match head {
+        let v = match head {
             Head::Imm(raw) => imm_view(raw),
             Head::Float(f) => View::Num(Num::Float(f)),
             Head::Int64(v) => View::Num(Num::Int(Int::Fix(v as i128))),
@@ -177,7 +182,8 @@ fn view(b: &[u8], cur: Cur) -> Option<View<'_>> {
             Head::List(n) => View::List(Cur { pos: next, rest: n }),
             Head::Bin(bytes) => View::Bits(bytes, bytes.len() as u64 * 8),
             Head::Ext(ext) => ext_view(ext)?,
-        });
+        };
+        return Some((v, next));
     }
 }
 
@@ -369,68 +375,101 @@ fn cmp_funs(x: &[u8], y: &[u8]) -> Ordering {
     }
 }
 
-/// Work left in a comparison: a pair of terms, or `n` consecutive pairs.
-enum Job {
-    Pair(Cur, Cur),
-    Seq(usize, usize, u32),
+/// What is left of a container one of whose elements is being compared. Both sides
+/// are at the same place in their containers: the walk only goes on while everything
+/// before compared equal.
+#[derive(Debug, Clone, Copy)]
+enum Frame {
+    /// Tuple elements left after the current one (the two arities are equal).
+    Tuple(u32),
+    /// After the current heads, the rest of the two lists: elements left on each side,
+    /// then the tail term.
+    Tail(u32, u32),
 }
 
 fn cmp_terms(a: &[u8], ca: Cur, b: &[u8], cb: Cur, exact: bool) -> Option<Ordering> {
-    let mut stack = vec![Job::Pair(ca, cb)];
-    while let Some(job) = stack.pop() {
-        let (ca, cb) = match job {
-            Job::Pair(x, y) => (x, y),
-            Job::Seq(_, _, 0) => continue,
-            Job::Seq(pa, pb, n) => {
-                stack.push(Job::Seq(skip(a, pa)?, skip(b, pb)?, n - 1));
-                (Cur::at(pa), Cur::at(pb))
-            }
-        };
-        let (va, vb) = (view(a, ca)?, view(b, cb)?);
+    cmp_walk(a, ca, b, cb, exact, &mut 0).map(|(o, _, _)| o)
+}
+
+/// Compares the terms at `ca` and `cb` in one pass over both encodings: every term
+/// visited is read once, so the cost is linear in what is compared, whatever the nesting
+/// (an element is never stepped over to find the next one: when it compared equal, the
+/// walk has just reached its end). The stack holds one [`Frame`] per open container, on
+/// the heap. Returns the order and, when equal, the positions just past both terms.
+/// `steps` counts the terms visited (for the tests that prove linearity).
+fn cmp_walk(
+    a: &[u8],
+    mut ca: Cur,
+    b: &[u8],
+    mut cb: Cur,
+    exact: bool,
+    steps: &mut u64,
+) -> Option<(Ordering, usize, usize)> {
+    let mut stack: Vec<Frame> = Vec::new();
+    loop {
+        *steps += 1;
+        let ((va, ea), (vb, eb)) = (view(a, ca)?, view(b, cb)?);
+        // Where both terms end, once they compared equal.
+        let (mut pa, mut pb) = (ea, eb);
         let ord = match (&va, &vb) {
             (View::Num(x), View::Num(y)) => cmp_num(x, y, exact),
             (View::Atom(ra, na), View::Atom(rb, nb)) => cmp_atoms(*ra, *na, *rb, *nb),
             (View::Ref(x), View::Ref(y)) => cmp_remote(x, y),
             (View::Fun(kx, x), View::Fun(ky, y)) => kx.cmp(ky).then_with(|| cmp_funs(x, y)),
             (View::Port(x), View::Port(y)) | (View::Pid(x), View::Pid(y)) => cmp_local(x, y),
-            (View::Tuple(n, pa), View::Tuple(m, pb)) => {
+            (View::Tuple(n, fa), View::Tuple(m, fb)) => {
                 if n != m {
-                    return Some(n.cmp(m));
+                    return Some((n.cmp(m), 0, 0));
                 }
-                stack.push(Job::Seq(*pa, *pb, *n));
-                Ordering::Equal
+                if *n > 0 {
+                    stack.push(Frame::Tuple(n - 1));
+                    (ca, cb) = (Cur::at(*fa), Cur::at(*fb));
+                    continue;
+                }
+                Ordering::Equal // `{}`: ends where its elements would start
             }
-            (View::Map(n, pa), View::Map(m, pb)) => {
+            (View::Map(n, fa), View::Map(m, fb)) => {
                 if n != m {
-                    return Some(n.cmp(m));
+                    return Some((n.cmp(m), 0, 0));
                 }
-                cmp_maps(a, *pa, b, *pb, *n, exact)?
+                let (o, ma, mb) = cmp_maps(a, *fa, b, *fb, *n, exact, steps)?;
+                (pa, pb) = (ma, mb);
+                o
             }
             (View::List(x), View::List(y)) => {
-                let (na, nb) = (skip(a, x.pos)?, skip(b, y.pos)?);
-                stack.push(Job::Pair(
-                    Cur {
-                        pos: na,
-                        rest: x.rest - 1,
-                    },
-                    Cur {
-                        pos: nb,
-                        rest: y.rest - 1,
-                    },
-                ));
-                stack.push(Job::Pair(Cur::at(x.pos), Cur::at(y.pos)));
-                Ordering::Equal
+                stack.push(Frame::Tail(x.rest - 1, y.rest - 1));
+                (ca, cb) = (Cur::at(x.pos), Cur::at(y.pos));
+                continue;
             }
             (View::Bits(x, nx), View::Bits(y, ny)) => cmp_bits(x, *nx, y, *ny),
             (View::Other(x), View::Other(y)) => x.cmp(y),
             (View::Nil, View::Nil) => Ordering::Equal,
             _ => va.rank().cmp(&vb.rank()),
         };
-        if ord != Ordering::Equal {
-            return Some(ord);
+        if ord.is_ne() {
+            return Some((ord, 0, 0));
+        }
+        // The pair ended at (pa, pb), equal: go on in the innermost open container.
+        loop {
+            match stack.pop() {
+                None => return Some((Ordering::Equal, pa, pb)),
+                // The last element ended the tuple: it ends there too.
+                Some(Frame::Tuple(0)) => continue,
+                Some(Frame::Tuple(k)) => {
+                    stack.push(Frame::Tuple(k - 1));
+                    (ca, cb) = (Cur::at(pa), Cur::at(pb));
+                    break;
+                }
+                // The tails are compared in the lists' place: where they end, the
+                // lists end.
+                Some(Frame::Tail(ra, rb)) => {
+                    ca = Cur { pos: pa, rest: ra };
+                    cb = Cur { pos: pb, rest: rb };
+                    break;
+                }
+            }
         }
     }
-    Some(Ordering::Equal)
 }
 
 fn cmp_num(x: &Num, y: &Num, exact: bool) -> Ordering {
@@ -544,8 +583,9 @@ fn cmp_bits(x: &[u8], nx: u64, y: &[u8], ny: u64) -> Ordering {
     nx.cmp(&ny)
 }
 
-/// (key position, value position) of each pair, sorted in map-key order.
-fn sorted_pairs(b: &[u8], mut p: usize, n: u32) -> Option<Vec<(usize, usize)>> {
+/// (key position, value position) of each pair, sorted in map-key order, and the
+/// position just past the map.
+fn sorted_pairs(b: &[u8], mut p: usize, n: u32) -> Option<(Vec<(usize, usize)>, usize)> {
     let mut pairs = Vec::with_capacity(n as usize);
     for _ in 0..n {
         let v = skip(b, p)?;
@@ -555,25 +595,35 @@ fn sorted_pairs(b: &[u8], mut p: usize, n: u32) -> Option<Vec<(usize, usize)>> {
     pairs.sort_by(|x, y| {
         cmp_terms(b, Cur::at(x.0), b, Cur::at(y.0), true).unwrap_or(Ordering::Equal)
     });
-    Some(pairs)
+    Some((pairs, p))
 }
 
-/// Maps of equal size: keys in map-key order (exactly), then values in that order.
-fn cmp_maps(a: &[u8], pa: usize, b: &[u8], pb: usize, n: u32, exact: bool) -> Option<Ordering> {
-    let (xa, xb) = (sorted_pairs(a, pa, n)?, sorted_pairs(b, pb, n)?);
+/// Maps of equal size: keys in map-key order (exactly), then values in that order; and
+/// where both maps end. (Recurses once per map nested in a map value, which the encoder
+/// bounds: deeper maps are stored in the external format.)
+fn cmp_maps(
+    a: &[u8],
+    pa: usize,
+    b: &[u8],
+    pb: usize,
+    n: u32,
+    exact: bool,
+    steps: &mut u64,
+) -> Option<(Ordering, usize, usize)> {
+    let ((xa, ea), (xb, eb)) = (sorted_pairs(a, pa, n)?, sorted_pairs(b, pb, n)?);
     for (ka, kb) in xa.iter().zip(&xb) {
-        let o = cmp_terms(a, Cur::at(ka.0), b, Cur::at(kb.0), true)?;
+        let (o, ..) = cmp_walk(a, Cur::at(ka.0), b, Cur::at(kb.0), true, steps)?;
         if o.is_ne() {
-            return Some(o);
+            return Some((o, 0, 0));
         }
     }
     for (va, vb) in xa.iter().zip(&xb) {
-        let o = cmp_terms(a, Cur::at(va.1), b, Cur::at(vb.1), exact)?;
+        let (o, ..) = cmp_walk(a, Cur::at(va.1), b, Cur::at(vb.1), exact, steps)?;
         if o.is_ne() {
-            return Some(o);
+            return Some((o, 0, 0));
         }
     }
-    Some(Ordering::Equal)
+    Some((Ordering::Equal, ea, eb))
 }
 
 #[cfg(test)]
@@ -897,16 +947,80 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn deep_nesting_does_not_overflow() {
-        let mut a = nil();
-        for _ in 0..20_000 {
-            a = list(&[a], nil());
+    /// `depth` one-element tuples (`{{{...leaf}}}`) or lists (`[[[...leaf]]]`) around
+    /// `leaf`, written in one pass.
+    fn nested(depth: usize, list: bool, leaf: &[u8]) -> Vec<u8> {
+        let mut w = Writer::with_capacity(depth * 14 + leaf.len());
+        for _ in 0..depth {
+            if list {
+                w.list(1);
+            } else {
+                w.tuple(1);
+            }
         }
-        let mut b = a.clone();
-        assert_eq!(compare(&a, &b), Ordering::Equal);
-        b = list(&[b], nil());
-        assert_eq!(compare(&a, &b), Ordering::Less);
+        w.raw(leaf);
+        if list {
+            for _ in 0..depth {
+                w.imm(0x3b);
+            }
+        }
+        w.buf
+    }
+
+    /// The order and the number of terms the walk visited.
+    fn walk(a: &[u8], b: &[u8]) -> (Ordering, u64) {
+        let mut steps = 0;
+        let (o, ..) = cmp_walk(a, Cur::at(0), b, Cur::at(0), false, &mut steps).unwrap();
+        (o, steps)
+    }
+
+    #[test]
+    fn deep_nesting_compares_in_one_pass() {
+        // 200,000 levels: the walk that stepped over each element to find the next one
+        // read every level once per enclosing level (minutes of work); now each term is
+        // visited once: one step per tuple level, two per list level (head, then tail).
+        const D: u64 = 200_000;
+        for list in [false, true] {
+            let per_level = if list { 2 } else { 1 };
+            let zero = nested(D as usize, list, &int(0));
+            let one = nested(D as usize, list, &int(1));
+            let one_f = nested(D as usize, list, &float(1.0));
+            assert_eq!(compare(&zero, &one), Ordering::Less);
+            assert_eq!(compare(&one, &zero), Ordering::Greater);
+            assert_eq!(compare(&one, &one_f), Ordering::Equal, "1 == 1.0 deep down");
+            assert_eq!(compare_exact(&one, &one_f), Ordering::Less);
+            let (o, steps) = walk(&zero, &one);
+            assert_eq!(o, Ordering::Less);
+            assert!(steps <= D + 1, "list {list}: {steps} steps");
+            // Equal all the way: every list level also compares its tail `[]`.
+            let (o, steps) = walk(&one, &one_f);
+            assert_eq!(o, Ordering::Equal);
+            assert!(steps <= per_level * D + 1, "list {list}: {steps} steps");
+            // One level shallower: decided where the leaf meets a container.
+            let shallow = nested(D as usize - 1, list, &int(5));
+            assert_eq!(compare(&shallow, &zero), Ordering::Less, "number < container");
+            assert_eq!(compare(&zero, &shallow), Ordering::Greater);
+        }
+        // Deep terms side by side: {Deep0, Deep1} vs {Deep0, Deep0} walks the first
+        // element once, then the second.
+        let (d0, d1) = (nested(50_000, true, &int(0)), nested(50_000, false, &int(1)));
+        let d1_lower = nested(50_000, false, &int(0));
+        let x = tuple(&[d0.clone(), d1]);
+        let y = tuple(&[d0, d1_lower]);
+        let (o, steps) = walk(&x, &y);
+        assert_eq!(o, Ordering::Greater);
+        assert!(steps <= 2 * 50_000 + 50_000 + 4, "{steps} steps");
+        // A long flat list: two steps per element.
+        let n = 100_000;
+        let l = |last: i128| {
+            list(
+                &(0..n).map(|i| int(if i == n - 1 { last } else { 7 })).collect::<Vec<_>>(),
+                nil(),
+            )
+        };
+        let (o, steps) = walk(&l(1), &l(2));
+        assert_eq!(o, Ordering::Less);
+        assert!(steps <= 2 * n as u64 + 1, "{steps} steps");
     }
 
     #[test]
