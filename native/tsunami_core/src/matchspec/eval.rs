@@ -257,11 +257,13 @@ impl<'o> Cx<'o, '_> {
             },
             Element => {
                 let (n, t) = (arg(0)?, arg(1)?);
-                let n = int(n.bytes())?;
+                // An index past the arity fails, however large (not truncated to a
+                // word: `element(2^64 + 1, T)` is no `element(1, T)`).
+                let n = usize::try_from(int(n.bytes())?).map_err(|_| Fail::Error)?;
                 if kind(t.bytes()) != Kind::Tuple || n < 1 {
                     return Err(Fail::Error);
                 }
-                let r = element_range(t.bytes(), n as usize).ok_or(Fail::Error)?;
+                let r = element_range(t.bytes(), n).ok_or(Fail::Error)?;
                 Ok(t.sub(r))
             }
             Hd | Tl => {
