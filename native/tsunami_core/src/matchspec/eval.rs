@@ -166,7 +166,8 @@ impl<'o> Cx<'o, '_> {
                     kv.push((k.bytes().to_vec(), v.bytes().to_vec()));
                 }
                 let mut w = Writer::default();
-                w.map(kv);
+                // A map too large for the encoding: OTP's engine builds it.
+                w.map(kv).map_err(|_| Fail::Vm)?;
                 Ok(Val::Own(w.buf))
             }
             Expr::AndAlso(es) => {
@@ -347,7 +348,9 @@ impl<'o> Cx<'o, '_> {
                     return Err(Fail::Error);
                 }
                 let mut w = Writer::default();
-                w.binary(&bytes[lo as usize..hi as usize]);
+                // A part of a stored binary fits the encoding as the binary did.
+                w.binary(&bytes[lo as usize..hi as usize])
+                    .map_err(|_| Fail::Vm)?;
                 Ok(Val::Own(w.buf))
             }
             Abs => num_val(match num(arg(0)?.bytes())? {

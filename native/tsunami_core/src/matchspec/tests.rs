@@ -125,14 +125,14 @@ fn enc_into(w: &mut Writer, e: &E, named: bool) {
             v.iter().for_each(|e| enc_into(w, e, named));
             enc_into(w, t, named);
         }
-        B(b) => w.binary(b),
-        N(v) => crate::term::int::Int::Fix(*v).write(w),
+        B(b) => w.binary(b).unwrap(),
+        N(v) => crate::term::int::Int::Fix(*v).write(w).unwrap(),
         M(pairs) => {
             let kv = pairs
                 .iter()
                 .map(|(k, v)| (enc(k, named), enc(v, named)))
                 .collect();
-            w.map(kv);
+            w.map(kv).unwrap();
         }
     }
 }
@@ -455,18 +455,20 @@ fn float_literals_in_heads_match_by_bits() {
         ),
     ] {
         let s = head(pat.clone());
-        assert!(run(&s, &obj(matching.clone())).is_some(), "{pat:?} ~ {matching:?}");
-        assert!(run(&s, &obj(other.clone())).is_none(), "{pat:?} !~ {other:?}");
+        assert!(
+            run(&s, &obj(matching.clone())).is_some(),
+            "{pat:?} ~ {matching:?}"
+        );
+        assert!(
+            run(&s, &obj(other.clone())).is_none(),
+            "{pat:?} !~ {other:?}"
+        );
     }
     // Map keys are looked up (`=:=`): `#{-0.0 => '_'}` finds the key `0.0`.
     let s = head(M(vec![(F(-0.0), A("_"))]));
     assert!(run(&s, &obj(M(vec![(F(0.0), A("a"))]))).is_some());
     // A repeated variable: `=:=`.
-    let s = ms(L(vec![clause(
-        T(vec![v(1), v(1)]),
-        vec![],
-        vec![A("$_")],
-    )]));
+    let s = ms(L(vec![clause(T(vec![v(1), v(1)]), vec![], vec![A("$_")])]));
     assert!(run(&s, &T(vec![F(0.0), F(-0.0)])).is_some());
     // Guards: `=:=` and `==` equate the zeros.
     for op in ["=:=", "=="] {
@@ -484,7 +486,10 @@ fn map_patterns_match_maps_with_more_keys() {
     let s = |p: E| ms(L(vec![clause(T(vec![A("_"), p]), vec![], vec![A("$_")])]));
     let big = M(vec![(A("a"), I(1)), (A("b"), I(2))]);
     let o = |m: E| T(vec![I(0), m]);
-    assert!(run(&s(M(vec![])), &o(big.clone())).is_some(), "#{{}} matches any map");
+    assert!(
+        run(&s(M(vec![])), &o(big.clone())).is_some(),
+        "#{{}} matches any map"
+    );
     assert!(run(&s(M(vec![])), &o(I(1))).is_none(), "but only maps");
     let a1 = M(vec![(A("a"), I(1))]);
     assert!(run(&s(a1.clone()), &o(big.clone())).is_some());
@@ -505,7 +510,15 @@ fn element_index_beyond_a_word_fails() {
     };
     same(run(&body(1), &obj), &A("a"));
     same(run(&body(2), &obj), &A("b"));
-    for n in [3, 1 << 64, (1 << 64) + 1, (1 << 64) + 2, (1 << 100) + 1, -1, 0] {
+    for n in [
+        3,
+        1 << 64,
+        (1 << 64) + 1,
+        (1 << 64) + 2,
+        (1 << 100) + 1,
+        -1,
+        0,
+    ] {
         same(run(&body(n), &obj), &A("EXIT"));
     }
     let guard = |n: i128| {

@@ -64,7 +64,11 @@ impl<'a> Val<'a> {
             return Val::imm(raw_from_small(v as i64));
         }
         let mut w = Writer::default();
-        Int::Fix(v).write(&mut w);
+        let written = Int::Fix(v).write(&mut w);
+        debug_assert!(
+            written.is_ok(),
+            "an i128 is at most 20 bytes of external format"
+        );
         Val::Own(w.buf)
     }
 

@@ -638,12 +638,12 @@ mod tests {
         w.buf
     }
     fn int(v: i128) -> Vec<u8> {
-        enc(|w| Int::Fix(v).write(w))
+        enc(|w| Int::Fix(v).write(w).unwrap())
     }
     fn big(neg: bool, pow2: usize) -> Vec<u8> {
         let mut mag = vec![0u8; pow2 / 8 + 1];
         mag[pow2 / 8] = 1 << (pow2 % 8);
-        enc(|w| w.ext(&Big { neg, mag }.to_ext()))
+        enc(|w| w.ext(&Big { neg, mag }.to_ext().unwrap()).unwrap())
     }
     fn float(f: f64) -> Vec<u8> {
         enc(|w| w.float(f))
@@ -665,7 +665,7 @@ mod tests {
         for w in words {
             e.extend_from_slice(&w.to_be_bytes());
         }
-        enc(|w| w.ext(&e))
+        enc(|w| w.ext(&e).unwrap())
     }
     fn remote_pid(node: &str, id: u32) -> Vec<u8> {
         let mut e = vec![131, 88];
@@ -673,14 +673,14 @@ mod tests {
         for x in [id, 0, 1] {
             e.extend_from_slice(&x.to_be_bytes());
         }
-        enc(|w| w.ext(&e))
+        enc(|w| w.ext(&e).unwrap())
     }
     fn remote_port(node: &str, id: u64) -> Vec<u8> {
         let mut e = vec![131, 120];
         ext_node(&mut e, node);
         e.extend_from_slice(&id.to_be_bytes());
         e.extend_from_slice(&1u32.to_be_bytes());
-        enc(|w| w.ext(&e))
+        enc(|w| w.ext(&e).unwrap())
     }
     fn pid(n: u64) -> Vec<u8> {
         enc(|w| w.imm((n << 4) | 3))
@@ -705,20 +705,20 @@ mod tests {
         })
     }
     fn map(pairs: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
-        enc(|w| w.map(pairs.to_vec()))
+        enc(|w| w.map(pairs.to_vec()).unwrap())
     }
     fn bin(b: &[u8]) -> Vec<u8> {
-        enc(|w| w.binary(b))
+        enc(|w| w.binary(b).unwrap())
     }
     fn bits(bytes: &[u8], last_bits: u8) -> Vec<u8> {
         let mut e = vec![131, 77];
         e.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
         e.push(last_bits);
         e.extend_from_slice(bytes);
-        enc(|w| w.ext(&e))
+        enc(|w| w.ext(&e).unwrap())
     }
     fn fun(tag: u8, payload: u8) -> Vec<u8> {
-        enc(|w| w.ext(&[131, tag, payload]))
+        enc(|w| w.ext(&[131, tag, payload]).unwrap())
     }
 
     /// Each inner group holds terms that compare equal; groups strictly increase.
@@ -777,7 +777,7 @@ mod tests {
             vec![int(0), float(0.0), float(-0.0)],
             vec![float(5e-324)],
             vec![float(0.5)],
-            vec![int(1), float(1.0), enc(|w| w.ext(&[131, 97, 1]))],
+            vec![int(1), float(1.0), enc(|w| w.ext(&[131, 97, 1]).unwrap())],
             vec![float(1.0000000000000002)],
             vec![int(p53 - 1), float((p53 - 1) as f64)],
             vec![int(p53), float(p53 as f64)],
@@ -943,7 +943,7 @@ mod tests {
         ]);
         assert!(equal(
             &bin(b"abc"),
-            &enc(|w| w.ext(&[131, 109, 0, 0, 0, 3, b'a', b'b', b'c']))
+            &enc(|w| w.ext(&[131, 109, 0, 0, 0, 3, b'a', b'b', b'c']).unwrap())
         ));
     }
 
@@ -998,12 +998,19 @@ mod tests {
             assert!(steps <= per_level * D + 1, "list {list}: {steps} steps");
             // One level shallower: decided where the leaf meets a container.
             let shallow = nested(D as usize - 1, list, &int(5));
-            assert_eq!(compare(&shallow, &zero), Ordering::Less, "number < container");
+            assert_eq!(
+                compare(&shallow, &zero),
+                Ordering::Less,
+                "number < container"
+            );
             assert_eq!(compare(&zero, &shallow), Ordering::Greater);
         }
         // Deep terms side by side: {Deep0, Deep1} vs {Deep0, Deep0} walks the first
         // element once, then the second.
-        let (d0, d1) = (nested(50_000, true, &int(0)), nested(50_000, false, &int(1)));
+        let (d0, d1) = (
+            nested(50_000, true, &int(0)),
+            nested(50_000, false, &int(1)),
+        );
         let d1_lower = nested(50_000, false, &int(0));
         let x = tuple(&[d0.clone(), d1]);
         let y = tuple(&[d0, d1_lower]);
@@ -1014,7 +1021,9 @@ mod tests {
         let n = 100_000;
         let l = |last: i128| {
             list(
-                &(0..n).map(|i| int(if i == n - 1 { last } else { 7 })).collect::<Vec<_>>(),
+                &(0..n)
+                    .map(|i| int(if i == n - 1 { last } else { 7 }))
+                    .collect::<Vec<_>>(),
                 nil(),
             )
         };
