@@ -41,7 +41,7 @@
 //! recurse once per map nested in a map, at most the encoder's map depth limit).
 
 use super::int::{small_from_raw, Big, Int};
-use super::{read_atom, read_head, skip, Head};
+use super::{read_atom, read_head, skip, tag, Head};
 use std::cmp::Ordering;
 
 /// Compares two encoded terms in Erlang term order, `==` semantics.
@@ -375,6 +375,67 @@ fn cmp_funs(x: &[u8], y: &[u8]) -> Ordering {
     }
 }
 
+/// The shortcut for what deep terms are made of: two tuple or list headers (opened
+/// without building a [`View`]), two identical immediates (equal).
+enum Fast {
+    /// Both open a container: push the frame, go on with the first elements.
+    Open(Frame, Cur, Cur),
+    /// Equal, ending at these positions.
+    Same(usize, usize),
+    Differ(Ordering),
+    /// Anything else: the general comparison.
+    Slow,
+}
+
+#[inline(always)]
+fn fast(a: &[u8], ca: Cur, b: &[u8], cb: Cur) -> Fast {
+    if let (Some((fa, na)), Some((fb, nb))) = (list_at(a, ca), list_at(b, cb)) {
+        return Fast::Open(Frame::Tail(na - 1, nb - 1), Cur::at(fa), Cur::at(fb));
+    }
+    if ca.rest > 0 || cb.rest > 0 {
+        return Fast::Slow;
+    }
+    let (pa, pb) = (ca.pos, cb.pos);
+    match (a.get(pa), b.get(pb)) {
+        (Some(&tag::TUPLE), Some(&tag::TUPLE)) => {
+            let (Some(n), Some(m)) = (le32(a, pa + 1), le32(b, pb + 1)) else {
+                return Fast::Slow;
+            };
+            if n != m {
+                Fast::Differ(n.cmp(&m))
+            } else if n == 0 {
+                Fast::Same(pa + 5, pb + 5)
+            } else {
+                Fast::Open(Frame::Tuple(n - 1), Cur::at(pa + 5), Cur::at(pb + 5))
+            }
+        }
+        (Some(&tag::IMM), Some(&tag::IMM)) => match (a.get(pa..pa + 9), b.get(pb..pb + 9)) {
+            // The same word: the same term.
+            (Some(x), Some(y)) if x == y => Fast::Same(pa + 9, pb + 9),
+            _ => Fast::Slow,
+        },
+        _ => Fast::Slow,
+    }
+}
+
+/// A non-empty list at `c`: its first element's position and its element count.
+#[inline(always)]
+fn list_at(b: &[u8], c: Cur) -> Option<(usize, u32)> {
+    if c.rest > 0 {
+        return Some((c.pos, c.rest));
+    }
+    if *b.get(c.pos)? != tag::LIST {
+        return None;
+    }
+    let n = le32(b, c.pos + 1)?;
+    (n > 0).then_some((c.pos + 5, n))
+}
+
+#[inline(always)]
+fn le32(b: &[u8], p: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(p..p + 4)?.try_into().ok()?))
+}
+
 /// What is left of a container one of whose elements is being compared. Both sides
 /// are at the same place in their containers: the walk only goes on while everything
 /// before compared equal.
@@ -408,46 +469,60 @@ fn cmp_walk(
     let mut stack: Vec<Frame> = Vec::new();
     loop {
         *steps += 1;
-        let ((va, ea), (vb, eb)) = (view(a, ca)?, view(b, cb)?);
         // Where both terms end, once they compared equal.
-        let (mut pa, mut pb) = (ea, eb);
-        let ord = match (&va, &vb) {
-            (View::Num(x), View::Num(y)) => cmp_num(x, y, exact),
-            (View::Atom(ra, na), View::Atom(rb, nb)) => cmp_atoms(*ra, *na, *rb, *nb),
-            (View::Ref(x), View::Ref(y)) => cmp_remote(x, y),
-            (View::Fun(kx, x), View::Fun(ky, y)) => kx.cmp(ky).then_with(|| cmp_funs(x, y)),
-            (View::Port(x), View::Port(y)) | (View::Pid(x), View::Pid(y)) => cmp_local(x, y),
-            (View::Tuple(n, fa), View::Tuple(m, fb)) => {
-                if n != m {
-                    return Some((n.cmp(m), 0, 0));
-                }
-                if *n > 0 {
-                    stack.push(Frame::Tuple(n - 1));
-                    (ca, cb) = (Cur::at(*fa), Cur::at(*fb));
-                    continue;
-                }
-                Ordering::Equal // `{}`: ends where its elements would start
-            }
-            (View::Map(n, fa), View::Map(m, fb)) => {
-                if n != m {
-                    return Some((n.cmp(m), 0, 0));
-                }
-                let (o, ma, mb) = cmp_maps(a, *fa, b, *fb, *n, exact, steps)?;
-                (pa, pb) = (ma, mb);
-                o
-            }
-            (View::List(x), View::List(y)) => {
-                stack.push(Frame::Tail(x.rest - 1, y.rest - 1));
-                (ca, cb) = (Cur::at(x.pos), Cur::at(y.pos));
+        let (mut pa, mut pb);
+        match fast(a, ca, b, cb) {
+            Fast::Open(frame, na, nb) => {
+                stack.push(frame);
+                (ca, cb) = (na, nb);
                 continue;
             }
-            (View::Bits(x, nx), View::Bits(y, ny)) => cmp_bits(x, *nx, y, *ny),
-            (View::Other(x), View::Other(y)) => x.cmp(y),
-            (View::Nil, View::Nil) => Ordering::Equal,
-            _ => va.rank().cmp(&vb.rank()),
-        };
-        if ord.is_ne() {
-            return Some((ord, 0, 0));
+            Fast::Same(x, y) => (pa, pb) = (x, y),
+            Fast::Differ(o) => return Some((o, 0, 0)),
+            Fast::Slow => {
+                let ((va, ea), (vb, eb)) = (view(a, ca)?, view(b, cb)?);
+                (pa, pb) = (ea, eb);
+                let ord = match (&va, &vb) {
+                    (View::Num(x), View::Num(y)) => cmp_num(x, y, exact),
+                    (View::Atom(ra, na), View::Atom(rb, nb)) => cmp_atoms(*ra, *na, *rb, *nb),
+                    (View::Ref(x), View::Ref(y)) => cmp_remote(x, y),
+                    (View::Fun(kx, x), View::Fun(ky, y)) => kx.cmp(ky).then_with(|| cmp_funs(x, y)),
+                    (View::Port(x), View::Port(y)) | (View::Pid(x), View::Pid(y)) => {
+                        cmp_local(x, y)
+                    }
+                    (View::Tuple(n, fa), View::Tuple(m, fb)) => {
+                        if n != m {
+                            return Some((n.cmp(m), 0, 0));
+                        }
+                        if *n > 0 {
+                            stack.push(Frame::Tuple(n - 1));
+                            (ca, cb) = (Cur::at(*fa), Cur::at(*fb));
+                            continue;
+                        }
+                        Ordering::Equal // `{}`: ends where its elements would start
+                    }
+                    (View::Map(n, fa), View::Map(m, fb)) => {
+                        if n != m {
+                            return Some((n.cmp(m), 0, 0));
+                        }
+                        let (o, ma, mb) = cmp_maps(a, *fa, b, *fb, *n, exact, steps)?;
+                        (pa, pb) = (ma, mb);
+                        o
+                    }
+                    (View::List(x), View::List(y)) => {
+                        stack.push(Frame::Tail(x.rest - 1, y.rest - 1));
+                        (ca, cb) = (Cur::at(x.pos), Cur::at(y.pos));
+                        continue;
+                    }
+                    (View::Bits(x, nx), View::Bits(y, ny)) => cmp_bits(x, *nx, y, *ny),
+                    (View::Other(x), View::Other(y)) => x.cmp(y),
+                    (View::Nil, View::Nil) => Ordering::Equal,
+                    _ => va.rank().cmp(&vb.rank()),
+                };
+                if ord.is_ne() {
+                    return Some((ord, 0, 0));
+                }
+            }
         }
         // The pair ended at (pa, pb), equal: go on in the innermost open container.
         loop {
