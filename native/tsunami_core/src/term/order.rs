@@ -449,7 +449,20 @@ enum Frame {
 }
 
 fn cmp_terms(a: &[u8], ca: Cur, b: &[u8], cb: Cur, exact: bool) -> Option<Ordering> {
-    cmp_walk(a, ca, b, cb, exact, &mut 0).map(|(o, _, _)| o)
+    cmp_walk(a, ca, b, cb, exact, &mut Cx::default()).map(|(o, _, _)| o)
+}
+
+/// Maps nested in maps deeper than this are not compared: the comparison gives up
+/// (`None`: [`compare`] falls back to the bytes) rather than recurse further. The
+/// encoder stores maps nested deeper than 64 in the external format, so this is never
+/// reached by encoded keys; it bounds the native stack whatever the input.
+const MAX_MAP_NESTING: u32 = 128;
+
+/// Per-comparison state: terms visited (for the tests), maps open (the recursion).
+#[derive(Debug, Default)]
+struct Cx {
+    steps: u64,
+    maps: u32,
 }
 
 /// Compares the terms at `ca` and `cb` in one pass over both encodings: every term
@@ -457,18 +470,18 @@ fn cmp_terms(a: &[u8], ca: Cur, b: &[u8], cb: Cur, exact: bool) -> Option<Orderi
 /// (an element is never stepped over to find the next one: when it compared equal, the
 /// walk has just reached its end). The stack holds one [`Frame`] per open container, on
 /// the heap. Returns the order and, when equal, the positions just past both terms.
-/// `steps` counts the terms visited (for the tests that prove linearity).
+/// `cx.steps` counts the terms visited (for the tests that prove linearity).
 fn cmp_walk(
     a: &[u8],
     mut ca: Cur,
     b: &[u8],
     mut cb: Cur,
     exact: bool,
-    steps: &mut u64,
+    cx: &mut Cx,
 ) -> Option<(Ordering, usize, usize)> {
     let mut stack: Vec<Frame> = Vec::new();
     loop {
-        *steps += 1;
+        cx.steps += 1;
         // Where both terms end, once they compared equal.
         let (mut pa, mut pb);
         match fast(a, ca, b, cb) {
@@ -505,7 +518,7 @@ fn cmp_walk(
                         if n != m {
                             return Some((n.cmp(m), 0, 0));
                         }
-                        let (o, ma, mb) = cmp_maps(a, *fa, b, *fb, *n, exact, steps)?;
+                        let (o, ma, mb) = cmp_maps(a, *fa, b, *fb, *n, exact, cx)?;
                         (pa, pb) = (ma, mb);
                         o
                     }
@@ -660,7 +673,7 @@ fn cmp_bits(x: &[u8], nx: u64, y: &[u8], ny: u64) -> Ordering {
 
 /// (key position, value position) of each pair, sorted in map-key order, and the
 /// position just past the map.
-fn sorted_pairs(b: &[u8], mut p: usize, n: u32) -> Option<(Vec<(usize, usize)>, usize)> {
+fn sorted_pairs(b: &[u8], mut p: usize, n: u32, maps: u32) -> Option<(Vec<(usize, usize)>, usize)> {
     let mut pairs = Vec::with_capacity(n as usize);
     for _ in 0..n {
         let v = skip(b, p)?;
@@ -668,7 +681,9 @@ fn sorted_pairs(b: &[u8], mut p: usize, n: u32) -> Option<(Vec<(usize, usize)>, 
         p = skip(b, v)?;
     }
     pairs.sort_by(|x, y| {
-        cmp_terms(b, Cur::at(x.0), b, Cur::at(y.0), true).unwrap_or(Ordering::Equal)
+        let mut cx = Cx { steps: 0, maps };
+        cmp_walk(b, Cur::at(x.0), b, Cur::at(y.0), true, &mut cx)
+            .map_or(Ordering::Equal, |(o, ..)| o)
     });
     Some((pairs, p))
 }
@@ -683,17 +698,36 @@ fn cmp_maps(
     pb: usize,
     n: u32,
     exact: bool,
-    steps: &mut u64,
+    cx: &mut Cx,
 ) -> Option<(Ordering, usize, usize)> {
-    let ((xa, ea), (xb, eb)) = (sorted_pairs(a, pa, n)?, sorted_pairs(b, pb, n)?);
+    if cx.maps >= MAX_MAP_NESTING {
+        return None;
+    }
+    cx.maps += 1;
+    let r = cmp_map_pairs(a, pa, b, pb, n, exact, cx);
+    cx.maps -= 1;
+    r
+}
+
+fn cmp_map_pairs(
+    a: &[u8],
+    pa: usize,
+    b: &[u8],
+    pb: usize,
+    n: u32,
+    exact: bool,
+    cx: &mut Cx,
+) -> Option<(Ordering, usize, usize)> {
+    let (xa, ea) = sorted_pairs(a, pa, n, cx.maps)?;
+    let (xb, eb) = sorted_pairs(b, pb, n, cx.maps)?;
     for (ka, kb) in xa.iter().zip(&xb) {
-        let (o, ..) = cmp_walk(a, Cur::at(ka.0), b, Cur::at(kb.0), true, steps)?;
+        let (o, ..) = cmp_walk(a, Cur::at(ka.0), b, Cur::at(kb.0), true, cx)?;
         if o.is_ne() {
             return Some((o, 0, 0));
         }
     }
     for (va, vb) in xa.iter().zip(&xb) {
-        let (o, ..) = cmp_walk(a, Cur::at(va.1), b, Cur::at(vb.1), exact, steps)?;
+        let (o, ..) = cmp_walk(a, Cur::at(va.1), b, Cur::at(vb.1), exact, cx)?;
         if o.is_ne() {
             return Some((o, 0, 0));
         }
@@ -1044,9 +1078,9 @@ mod tests {
 
     /// The order and the number of terms the walk visited.
     fn walk(a: &[u8], b: &[u8]) -> (Ordering, u64) {
-        let mut steps = 0;
-        let (o, ..) = cmp_walk(a, Cur::at(0), b, Cur::at(0), false, &mut steps).unwrap();
-        (o, steps)
+        let mut cx = Cx::default();
+        let (o, ..) = cmp_walk(a, Cur::at(0), b, Cur::at(0), false, &mut cx).unwrap();
+        (o, cx.steps)
     }
 
     #[test]
@@ -1105,6 +1139,25 @@ mod tests {
         let (o, steps) = walk(&l(1), &l(2));
         assert_eq!(o, Ordering::Less);
         assert!(steps <= 2 * n as u64 + 1, "{steps} steps");
+    }
+
+    #[test]
+    fn maps_nested_past_the_limit_give_up_without_recursing_further() {
+        // #{k => #{k => ... 1}} vs the same with 2: decided at the leaf within the limit,
+        // given up (bytes order, no deeper recursion) past it.
+        let nest = |depth: usize, leaf: i128| {
+            let mut t = int(leaf);
+            for _ in 0..depth {
+                t = map(&[(atom("k"), t)]);
+            }
+            t
+        };
+        let (a, b) = (nest(100, 1), nest(100, 2));
+        assert_eq!(compare(&a, &b), Ordering::Less);
+        assert_eq!(compare(&nest(100, 1), &nest(100, 1)), Ordering::Equal);
+        let (a, b) = (nest(10_000, 1), nest(10_000, 2));
+        assert!(cmp_terms(&a, Cur::at(0), &b, Cur::at(0), false).is_none());
+        assert_eq!(compare(&a, &b), a.cmp(&b));
     }
 
     #[test]
