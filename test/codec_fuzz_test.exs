@@ -7,7 +7,7 @@ defmodule Tsunami.CodecFuzzTest do
   use ExUnit.Case, async: true
   alias Tsunami.Oracle
 
-  @cases 5_000
+  @cases 3_000
 
   # --- random term generator (:rand, seeded) --------------------------------
 
@@ -142,7 +142,7 @@ defmodule Tsunami.CodecFuzzTest do
                  ),
                  ctx
 
-          if rem(i, 1000) == 0 do
+          if rem(i, 1500) == 0 do
             assert identical?(contents(Tsunami, t, type), contents(:ets, e, type)), ctx
           end
 
