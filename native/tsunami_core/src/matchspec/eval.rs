@@ -155,7 +155,7 @@ impl<'o> Cx<'o, '_> {
                     .map(|e| self.eval(e))
                     .collect::<Result<Vec<_>, _>>()?;
                 let tail = self.eval(tail)?;
-                Ok(Val::Own(cons(&items, tail.bytes())))
+                Ok(Val::Own(cons(&items, tail.bytes())?))
             }
             Expr::Map(pairs) => {
                 let mut kv: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(pairs.len());
@@ -537,20 +537,25 @@ fn map_find(m: &[u8], key: &[u8]) -> Result<Option<std::ops::Range<usize>>, Fail
 }
 
 /// `[items... | tail]` in the canonical encoding: a list tail's elements are merged in,
-/// `[]` stays `[]`.
-fn cons(items: &[Val], tail: &[u8]) -> Vec<u8> {
+/// `[]` stays `[]`. A list of 2^32 elements or more does not fit the encoding: OTP's
+/// engine builds it (`Vm`).
+fn cons(items: &[Val], tail: &[u8]) -> Result<Vec<u8>, Fail> {
     if items.is_empty() {
-        return tail.to_vec();
+        return Ok(tail.to_vec());
     }
     let (extra, rest) = match read_head(tail, 0) {
         Some((Head::List(m), p)) => (m, &tail[p..]),
         _ => (0, tail),
     };
+    let n = crate::term::len32(items.len())
+        .ok()
+        .and_then(|n| n.checked_add(extra))
+        .ok_or(Fail::Vm)?;
     let mut w = Writer::default();
-    w.list(items.len() as u32 + extra);
+    w.list(n);
     for v in items {
         w.raw(v.bytes());
     }
     w.raw(rest);
-    w.buf
+    Ok(w.buf)
 }
