@@ -151,6 +151,23 @@ defmodule Tsunami.NegZeroMatchTest do
       end
     end
 
+    test "#{type}: ground map patterns match maps with more keys, as :ets" do
+      p = Oracle.new([@type_])
+
+      try do
+        objs = [{1, %{a: 1, b: 2}}, {2, %{}}, {3, [%{a: 1, b: 2}]}, {4, %{a: 2}}, {5, :no}]
+        Oracle.check(p, fn m, t -> m.insert(t, objs) end)
+
+        for pat <- [{:_, %{}}, {:_, %{a: 1}}, {:_, [%{a: 1}]}, {:_, [%{}]}, {3, [%{b: 2}]}] do
+          label = "#{@type_} #{inspect(pat)}"
+          Oracle.check_sorted(p, fn m, t -> m.match_object(t, pat) end, label: label)
+          Oracle.check(p, fn m, t -> m.select_count(t, [{pat, [], [true]}]) end, label: label)
+        end
+      after
+        Oracle.delete(p)
+      end
+    end
+
     if type != :bag do
       test "#{type}: select_replace replaces exactly what matches" do
         {n, p} = {neg(), pos()}
