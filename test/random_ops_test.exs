@@ -16,20 +16,27 @@ defmodule Tsunami.RandomOpsTest do
   defp elements(xs), do: t(:elements, [xs])
   defp oneof(gens), do: t(:oneof, [gens])
 
-  # Few keys so operations collide; 1 and 1.0, 0.0 and -0.0 are in the mix
-  # (-0.0 only as a value: as a key it is a known difference, see parity_test).
+  # Few keys so operations collide; 1 and 1.0, 0.0 and -0.0 (one key on OTP 25, where
+  # -0.0 =:= 0.0) are in the mix, alone and inside other terms, as keys and as values.
+  # The zeros are built at run time (a literal -0.0 may share 0.0's literal before OTP 27).
   @keys [0, 1, 2, 3, 1.0, 2.5, :a, :b, "k", {1, 2}, [1 | 2], %{a: 1}, 2 ** 64, -(2 ** 70)]
-  @values [0, 1, -5, 7, 2 ** 62, -(2 ** 65), 1.5, -0.0, :x, "v", {}, [], {:n, [1]}]
+  @values [0, 1, -5, 7, 2 ** 62, -(2 ** 65), 1.5, :x, "v", {}, [], {:n, [1]}]
+
+  defp neg_zero, do: :erlang.binary_to_term(<<131, 70, 128, 0, 0, 0, 0, 0, 0, 0>>)
+  defp zero, do: :erlang.binary_to_term(<<131, 70, 0::64>>)
+
+  defp zeros do
+    {n, p} = {neg_zero(), zero()}
+    [n, p, {n, 1}, {p, 1}, [n], %{k: n}]
+  end
 
   # ordered_set compares keys with `==` (term order): 0.0/-0.0 and 1/1.0 are one key there,
   # and big integers next to floats at the edge of float precision are interesting.
-  # -0.0 is left out: delete_object of {7, 0.0} with keypos 2 does not delete a stored
-  # {7, -0.0} (known difference, see ordered_set_test.exs).
   @os_keys @keys ++
-             [0.0, 3.0, 2 ** 53, 2 ** 53 + 1, 2.0 ** 53, :ä, :日本, {1.0, 2}, [1.0 | 2]]
+             [3.0, 2 ** 53, 2 ** 53 + 1, 2.0 ** 53, :ä, :日本, {1.0, 2}, [1.0 | 2]]
 
-  defp key, do: elements(Process.get(:random_ops_keys, @keys))
-  defp value, do: elements(@values)
+  defp key, do: elements(Process.get(:random_ops_keys, @keys) ++ zeros())
+  defp value, do: elements(@values ++ zeros())
 
   # {key, v1, v2} shapes; arranged for the keypos by `obj/2`.
   defp raw_obj do

@@ -13,7 +13,7 @@ fn obj(k: i64) -> Obj {
     let mut w = ObjBuilder::writer(48);
     w.tuple(3);
     w.imm(raw_from_small(k));
-    w.binary(format!("value-{k}").as_bytes());
+    w.binary(format!("value-{k}").as_bytes()).unwrap();
     w.list(2);
     w.imm(raw_from_small(k));
     w.imm(raw_from_small(2 * k));

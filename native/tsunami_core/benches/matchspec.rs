@@ -33,7 +33,7 @@ fn obj(k: i64, named: bool) -> Obj {
     w.tuple(3);
     w.imm(raw_from_small(k));
     w.imm(raw_from_small(k % 100));
-    w.binary(b"value");
+    w.binary(b"value").unwrap();
     let _ = named;
     ObjBuilder::finish(&w, 1, None).unwrap()
 }
@@ -113,7 +113,7 @@ fn prefix_obj(k: i64) -> Obj {
     w.imm(raw_from_small(k / 100));
     w.imm(raw_from_small(k % 100));
     w.imm(raw_from_small(k));
-    w.binary(b"value");
+    w.binary(b"value").unwrap();
     ObjBuilder::finish(&w, 1, None).unwrap()
 }
 

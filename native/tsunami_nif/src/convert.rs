@@ -120,10 +120,10 @@ impl Encoder {
             if sys::enif_term_to_binary(self.env, t, &mut bin) == 0 {
                 return Err(badarg());
             }
-            w.ext(std::slice::from_raw_parts(bin.data, bin.size));
+            let written = w.ext(std::slice::from_raw_parts(bin.data, bin.size));
             sys::enif_release_binary(&mut bin);
+            written.map_err(too_long)
         }
-        Ok(())
     }
 
     /// Appends the encoding of `root`. `key`: floats `-0.0` are written as `0.0` when the
@@ -198,7 +198,7 @@ impl Encoder {
                             cur = tl;
                         }
                         let n = self.heads.len() - start;
-                        w.list(u32::try_from(n).map_err(|_| badarg())?);
+                        w.list(term::len32(n).map_err(too_long)?);
                         self.stack.push(cur);
                         while self.heads.len() > start {
                             self.stack.push(self.heads.pop().expect("non-empty"));
@@ -207,7 +207,8 @@ impl Encoder {
                     T::ERL_NIF_TERM_TYPE_BITSTRING => {
                         let mut bin: sys::ErlNifBinary = std::mem::zeroed();
                         if sys::enif_inspect_binary(env, t, &mut bin) != 0 {
-                            w.binary(std::slice::from_raw_parts(bin.data, bin.size));
+                            w.binary(std::slice::from_raw_parts(bin.data, bin.size))
+                                .map_err(too_long)?;
                         } else {
                             self.ext(w, t)?; // not byte-aligned
                         }
@@ -301,9 +302,15 @@ impl Encoder {
             sys::enif_map_iterator_destroy(env, &mut it);
             result?;
         }
-        w.map(pairs);
-        Ok(())
+        w.map(pairs).map_err(too_long)
     }
+}
+
+/// A term with a length the encoding cannot hold (a binary or external-format term of
+/// 4 GiB or more: the length fields are 32-bit): `system_limit`, never a truncated
+/// length that would make the rest of the bytes read as other terms.
+fn too_long(_: term::TooLong) -> rustler::Error {
+    crate::error::raise(tsunami_core::Error::SystemLimit)
 }
 
 /// The value of a small-integer term, without encoding it.
@@ -323,7 +330,7 @@ pub fn int_term<'a>(env: Env<'a>, v: &tsunami_core::term::int::Int) -> NifResult
         Int::Fix(i) if u64::try_from(i).is_ok() => unsafe { sys::enif_make_uint64(e, i as u64) },
         _ => {
             let mut w = Writer::default();
-            v.write(&mut w);
+            v.write(&mut w).map_err(too_long)?;
             return decode(env, &w.buf);
         }
     };

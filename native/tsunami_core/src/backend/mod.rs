@@ -199,6 +199,16 @@ impl Storage {
         }
     }
 
+    /// Removes objects equal to `obj` byte for byte (see
+    /// [`hash::HashTable::delete_exact`]). A tree holds one object per key, so its
+    /// `delete_object` can only remove that one.
+    pub fn delete_exact(&self, obj: &Obj) -> Garbage {
+        match self {
+            Storage::Hash(h) => h.delete_exact(obj),
+            Storage::Tree(t) => t.delete_object(obj),
+        }
+    }
+
     /// Atomic read-modify-write of the single object with this key (see
     /// [`hash::HashTable::update`]).
     pub fn update<R, F>(

@@ -101,6 +101,17 @@ fn collect_vars(t: &T, out: &mut Vec<u32>) {
     }
 }
 
+/// Whether a map occurs in `t` (a ground pattern holding one is still matched piece by
+/// piece: a map pattern matches any map with at least its keys).
+fn has_map(t: &T) -> bool {
+    match t {
+        T::Map(..) => true,
+        T::Tuple(v, _) => v.iter().any(has_map),
+        T::List(v, tail, _) => v.iter().any(has_map) || has_map(tail),
+        T::Atom(..) | T::Other(_) => false,
+    }
+}
+
 fn ground(t: &T) -> bool {
     match t {
         T::Atom(name, _) => *name != b"_" && var_number(name).is_none(),
@@ -123,7 +134,7 @@ impl HeadCx<'_> {
     }
 
     fn pat(&mut self, t: &T) -> Option<Pat> {
-        if ground(t) {
+        if ground(t) && !has_map(t) {
             return Some(Pat::Lit(self.lit(t)));
         }
         Some(match t {

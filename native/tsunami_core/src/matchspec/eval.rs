@@ -155,7 +155,7 @@ impl<'o> Cx<'o, '_> {
                     .map(|e| self.eval(e))
                     .collect::<Result<Vec<_>, _>>()?;
                 let tail = self.eval(tail)?;
-                Ok(Val::Own(cons(&items, tail.bytes())))
+                Ok(Val::Own(cons(&items, tail.bytes())?))
             }
             Expr::Map(pairs) => {
                 let mut kv: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(pairs.len());
@@ -166,7 +166,8 @@ impl<'o> Cx<'o, '_> {
                     kv.push((k.bytes().to_vec(), v.bytes().to_vec()));
                 }
                 let mut w = Writer::default();
-                w.map(kv);
+                // A map too large for the encoding: OTP's engine builds it.
+                w.map(kv).map_err(|_| Fail::Vm)?;
                 Ok(Val::Own(w.buf))
             }
             Expr::AndAlso(es) => {
@@ -257,11 +258,13 @@ impl<'o> Cx<'o, '_> {
             },
             Element => {
                 let (n, t) = (arg(0)?, arg(1)?);
-                let n = int(n.bytes())?;
+                // An index past the arity fails, however large (not truncated to a
+                // word: `element(2^64 + 1, T)` is no `element(1, T)`).
+                let n = usize::try_from(int(n.bytes())?).map_err(|_| Fail::Error)?;
                 if kind(t.bytes()) != Kind::Tuple || n < 1 {
                     return Err(Fail::Error);
                 }
-                let r = element_range(t.bytes(), n as usize).ok_or(Fail::Error)?;
+                let r = element_range(t.bytes(), n).ok_or(Fail::Error)?;
                 Ok(t.sub(r))
             }
             Hd | Tl => {
@@ -345,7 +348,9 @@ impl<'o> Cx<'o, '_> {
                     return Err(Fail::Error);
                 }
                 let mut w = Writer::default();
-                w.binary(&bytes[lo as usize..hi as usize]);
+                // A part of a stored binary fits the encoding as the binary did.
+                w.binary(&bytes[lo as usize..hi as usize])
+                    .map_err(|_| Fail::Vm)?;
                 Ok(Val::Own(w.buf))
             }
             Abs => num_val(match num(arg(0)?.bytes())? {
@@ -532,20 +537,25 @@ fn map_find(m: &[u8], key: &[u8]) -> Result<Option<std::ops::Range<usize>>, Fail
 }
 
 /// `[items... | tail]` in the canonical encoding: a list tail's elements are merged in,
-/// `[]` stays `[]`.
-fn cons(items: &[Val], tail: &[u8]) -> Vec<u8> {
+/// `[]` stays `[]`. A list of 2^32 elements or more does not fit the encoding: OTP's
+/// engine builds it (`Vm`).
+fn cons(items: &[Val], tail: &[u8]) -> Result<Vec<u8>, Fail> {
     if items.is_empty() {
-        return tail.to_vec();
+        return Ok(tail.to_vec());
     }
     let (extra, rest) = match read_head(tail, 0) {
         Some((Head::List(m), p)) => (m, &tail[p..]),
         _ => (0, tail),
     };
+    let n = crate::term::len32(items.len())
+        .ok()
+        .and_then(|n| n.checked_add(extra))
+        .ok_or(Fail::Vm)?;
     let mut w = Writer::default();
-    w.list(items.len() as u32 + extra);
+    w.list(n);
     for v in items {
         w.raw(v.bytes());
     }
     w.raw(rest);
-    w.buf
+    Ok(w.buf)
 }

@@ -1,6 +1,6 @@
 //! Head patterns against an object's encoding: variables bind to slices of the object.
 
-use super::value::{eq_exact, Val};
+use super::value::{eq_exact, eq_pattern, Val};
 use super::{Fail, Pat};
 use crate::term::{read_head, skip, tag, Head};
 
@@ -65,7 +65,7 @@ fn matches<'o>(
                 return Ok(None);
             }
             let e = end()?;
-            eq_exact(l, &b[pos..e]).then_some(e)
+            eq_pattern(l, &b[pos..e]).then_some(e)
         }
         Pat::Tuple(ps, _) => match read_head(b, pos) {
             Some((Head::Tuple(n), mut q)) if n as usize == ps.len() => {
@@ -103,7 +103,7 @@ fn matches<'o>(
                     Pat::Check(i) => {
                         eq_exact(vars[*i].bytes(), &sublist(rest, &b[q..e])).then_some(e)
                     }
-                    Pat::Lit(l) => eq_exact(l, &sublist(rest, &b[q..e])).then_some(e),
+                    Pat::Lit(l) => eq_pattern(l, &sublist(rest, &b[q..e])).then_some(e),
                     _ => None,
                 }
             }

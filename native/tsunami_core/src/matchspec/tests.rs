@@ -18,6 +18,8 @@ enum E {
     Li(Vec<E>, Box<E>),
     B(&'static [u8]),
     M(Vec<(E, E)>),
+    /// Any integer, in its canonical encoding (`INT64`, `UINT64` or a bignum).
+    N(i128),
 }
 use E::*;
 
@@ -123,13 +125,14 @@ fn enc_into(w: &mut Writer, e: &E, named: bool) {
             v.iter().for_each(|e| enc_into(w, e, named));
             enc_into(w, t, named);
         }
-        B(b) => w.binary(b),
+        B(b) => w.binary(b).unwrap(),
+        N(v) => crate::term::int::Int::Fix(*v).write(w).unwrap(),
         M(pairs) => {
             let kv = pairs
                 .iter()
                 .map(|(k, v)| (enc(k, named), enc(v, named)))
                 .collect();
-            w.map(kv);
+            w.map(kv).unwrap();
         }
     }
 }
@@ -425,4 +428,110 @@ fn key_ranges() {
 fn unknown_functions_do_not_compile() {
     let spec = L(vec![clause(A("_"), vec![], vec![T(vec![A("x"), I(1)])])]);
     assert!(MatchSpec::compile(&enc(&spec, true), words()).is_none());
+}
+
+#[test]
+fn float_literals_in_heads_match_by_bits() {
+    // ETS compares the float literals of a head pattern by their bits: on OTP 25, where
+    // `-0.0 =:= 0.0`, `{-0.0, '_'}` still does not match `{0.0, x}`; guards and repeated
+    // variables use `=:=`.
+    assert!(crate::term::neg_zero_is_zero(), "the OTP 25 default");
+    let head = |p: E| ms(L(vec![clause(T(vec![p, A("_")]), vec![], vec![A("$_")])]));
+    let obj = |x: E| T(vec![x, A("x")]);
+    for (pat, matching, other) in [
+        (F(-0.0), F(-0.0), F(0.0)),
+        (F(0.0), F(0.0), F(-0.0)),
+        (T(vec![F(-0.0)]), T(vec![F(-0.0)]), T(vec![F(0.0)])),
+        (L(vec![F(-0.0)]), L(vec![F(-0.0)]), L(vec![F(0.0)])),
+        (
+            Li(vec![A("a")], Box::new(F(-0.0))),
+            Li(vec![A("a")], Box::new(F(-0.0))),
+            Li(vec![A("a")], Box::new(F(0.0))),
+        ),
+        (
+            M(vec![(A("a"), F(-0.0))]),
+            M(vec![(A("a"), F(-0.0)), (A("b"), I(1))]),
+            M(vec![(A("a"), F(0.0))]),
+        ),
+    ] {
+        let s = head(pat.clone());
+        assert!(
+            run(&s, &obj(matching.clone())).is_some(),
+            "{pat:?} ~ {matching:?}"
+        );
+        assert!(
+            run(&s, &obj(other.clone())).is_none(),
+            "{pat:?} !~ {other:?}"
+        );
+    }
+    // Map keys are looked up (`=:=`): `#{-0.0 => '_'}` finds the key `0.0`.
+    let s = head(M(vec![(F(-0.0), A("_"))]));
+    assert!(run(&s, &obj(M(vec![(F(0.0), A("a"))]))).is_some());
+    // A repeated variable: `=:=`.
+    let s = ms(L(vec![clause(T(vec![v(1), v(1)]), vec![], vec![A("$_")])]));
+    assert!(run(&s, &T(vec![F(0.0), F(-0.0)])).is_some());
+    // Guards: `=:=` and `==` equate the zeros.
+    for op in ["=:=", "=="] {
+        let s = ms(L(vec![clause(
+            T(vec![v(1), A("_")]),
+            vec![T(vec![A(op), v(1), T(vec![A("const"), F(-0.0)])])],
+            vec![A("$_")],
+        )]));
+        assert!(run(&s, &obj(F(0.0))).is_some(), "{op}");
+    }
+}
+
+#[test]
+fn map_patterns_match_maps_with_more_keys() {
+    let s = |p: E| ms(L(vec![clause(T(vec![A("_"), p]), vec![], vec![A("$_")])]));
+    let big = M(vec![(A("a"), I(1)), (A("b"), I(2))]);
+    let o = |m: E| T(vec![I(0), m]);
+    assert!(
+        run(&s(M(vec![])), &o(big.clone())).is_some(),
+        "#{{}} matches any map"
+    );
+    assert!(run(&s(M(vec![])), &o(I(1))).is_none(), "but only maps");
+    let a1 = M(vec![(A("a"), I(1))]);
+    assert!(run(&s(a1.clone()), &o(big.clone())).is_some());
+    assert!(run(&s(M(vec![(A("a"), I(2))])), &o(big.clone())).is_none());
+    assert!(run(&s(L(vec![a1])), &o(L(vec![big]))).is_some(), "nested");
+}
+
+#[test]
+fn element_index_beyond_a_word_fails() {
+    // `element(2^64 + 1, T)` is not `element(1, T)`.
+    let obj = T(vec![A("a"), A("b")]);
+    let body = |n: i128| {
+        ms(L(vec![clause(
+            A("_"),
+            vec![],
+            vec![T(vec![A("element"), N(n), A("$_")])],
+        )]))
+    };
+    same(run(&body(1), &obj), &A("a"));
+    same(run(&body(2), &obj), &A("b"));
+    for n in [
+        3,
+        1 << 64,
+        (1 << 64) + 1,
+        (1 << 64) + 2,
+        (1 << 100) + 1,
+        -1,
+        0,
+    ] {
+        same(run(&body(n), &obj), &A("EXIT"));
+    }
+    let guard = |n: i128| {
+        ms(L(vec![clause(
+            A("_"),
+            vec![T(vec![
+                A("=:="),
+                T(vec![A("element"), N(n), A("$_")]),
+                A("a"),
+            ])],
+            vec![A("true")],
+        )]))
+    };
+    assert!(run(&guard(1), &obj).is_some());
+    assert!(run(&guard((1 << 64) + 1), &obj).is_none());
 }

@@ -7,6 +7,8 @@
 //!   with its name (`ATOM`, in `ordered_set` keys and in compiled literals) or without
 //!   (`IMM`), and on OTP < 27 `-0.0 =:= 0.0`. Maps whose key encodings sort differently
 //!   in the two forms are compared with [`order::compare_exact`].
+//! * Head-pattern literals ([`eq_pattern`]): `=:=`, but floats by their bits, as ETS
+//!   matches them (`-0.0` does not match `0.0`).
 //! * Term order and `==` ([`compare`]): [`order::compare`], after giving every bare atom
 //!   word its name through the [`Vm`] (atom words say nothing about order).
 
@@ -62,7 +64,11 @@ impl<'a> Val<'a> {
             return Val::imm(raw_from_small(v as i64));
         }
         let mut w = Writer::default();
-        Int::Fix(v).write(&mut w);
+        let written = Int::Fix(v).write(&mut w);
+        debug_assert!(
+            written.is_ok(),
+            "an i128 is at most 20 bytes of external format"
+        );
         Val::Own(w.buf)
     }
 
@@ -89,23 +95,39 @@ pub fn eq_exact(a: &[u8], b: &[u8]) -> bool {
     if a == b {
         return true;
     }
-    match step_eq(a, b) {
+    match step_eq(a, b, crate::term::neg_zero_is_zero()) {
         Some(eq) => eq,
         None => order::compare_exact(a, b) == Ordering::Equal,
     }
 }
 
-/// Walks both encodings in step. `None` when a map is met (its pairs are sorted by
-/// encoding, which differs between named and bare atoms) or the input is malformed.
-fn step_eq(a: &[u8], b: &[u8]) -> Option<bool> {
-    let zero_is_zero = crate::term::neg_zero_is_zero();
+/// A literal in a head pattern against a term: `=:=`, except that floats match only
+/// when their bits do, so `-0.0` does not match `0.0` even where `-0.0 =:= 0.0`
+/// (OTP < 27). ETS head patterns match float literals that way (its match programs
+/// compare the float words), while guards and repeated variables use `=:=`. Literals
+/// hold no maps (a map in a pattern is compiled as a map pattern); where one is met
+/// anyway, this is `=:=`.
+pub fn eq_pattern(lit: &[u8], b: &[u8]) -> bool {
+    if lit == b {
+        return true;
+    }
+    match step_eq(lit, b, false) {
+        Some(eq) => eq,
+        None => eq_exact(lit, b),
+    }
+}
+
+/// Walks both encodings in step (`zeros_equal`: `-0.0` matches `0.0`). `None` when a map
+/// is met (its pairs are sorted by encoding, which differs between named and bare
+/// atoms) or the input is malformed.
+fn step_eq(a: &[u8], b: &[u8], zeros_equal: bool) -> Option<bool> {
     let (mut pa, mut pb) = (0, 0);
     while pa < a.len() {
         let (ha, na) = read_head(a, pa)?;
         let (hb, nb) = read_head(b, pb)?;
         let same = match (ha, hb) {
             (Head::Map(x), Head::Map(y)) if x == y && x > 0 => return None,
-            (Head::Float(x), Head::Float(y)) if zero_is_zero => x == y,
+            (Head::Float(x), Head::Float(y)) if zeros_equal => x == y,
             (Head::Float(x), Head::Float(y)) => x.to_bits() == y.to_bits(),
             (x, y) => x == y,
         };

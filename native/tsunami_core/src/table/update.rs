@@ -93,7 +93,7 @@ pub fn apply_counter(
             }
         }
         let mut bytes = Writer::with_capacity(9);
-        value.write(&mut bytes);
+        value.write(&mut bytes)?;
         pending.push(Pending { range, bytes });
         results.push(value);
     }

@@ -6,7 +6,7 @@
 //! integers as immediates, then `INT64`, `UINT64`, and `EXT` big integers in the external
 //! term format `term_to_binary` itself produces.
 
-use super::{read_head, Head, Writer};
+use super::{len32, read_head, Head, TooLong, Writer};
 use std::cmp::Ordering;
 
 /// Largest and smallest small (immediate) integer on a 64-bit VM.
@@ -98,16 +98,18 @@ impl Int {
         }
     }
 
-    /// Writes the canonical encoding.
-    pub fn write(&self, w: &mut Writer) {
+    /// Writes the canonical encoding. [`TooLong`] only for a bignum whose external
+    /// format reaches 4 GiB (never for an `i128`).
+    pub fn write(&self, w: &mut Writer) -> Result<(), TooLong> {
         match *self {
             Int::Fix(v) if (MIN_SMALL as i128..=MAX_SMALL as i128).contains(&v) => {
                 w.imm(raw_from_small(v as i64))
             }
             Int::Fix(v) if i64::try_from(v).is_ok() => w.int64(v as i64),
             Int::Fix(v) if u64::try_from(v).is_ok() => w.uint64(v as u64),
-            _ => w.ext(&self.to_big().to_ext()),
+            _ => return w.ext(&self.to_big().to_ext()?),
         }
+        Ok(())
     }
 }
 
@@ -147,8 +149,9 @@ impl Big {
         })
     }
 
-    /// The external term format of this integer, as `term_to_binary` writes it.
-    pub fn to_ext(&self) -> Vec<u8> {
+    /// The external term format of this integer, as `term_to_binary` writes it
+    /// ([`TooLong`] from 2^32 magnitude bytes on: `LARGE_BIG_EXT` has a 32-bit count).
+    pub fn to_ext(&self) -> Result<Vec<u8>, TooLong> {
         let n = self.mag.len();
         let mut out = Vec::with_capacity(n + 7);
         out.push(131);
@@ -157,11 +160,11 @@ impl Big {
             out.push(n as u8);
         } else {
             out.push(111);
-            out.extend_from_slice(&(n as u32).to_be_bytes());
+            out.extend_from_slice(&len32(n)?.to_be_bytes());
         }
         out.push(self.neg as u8);
         out.extend_from_slice(&self.mag);
-        out
+        Ok(out)
     }
 
     fn cmp_mag(a: &[u8], b: &[u8]) -> Ordering {
@@ -229,7 +232,7 @@ mod tests {
 
     fn roundtrip(v: &Int) -> Int {
         let mut w = Writer::default();
-        v.write(&mut w);
+        v.write(&mut w).unwrap();
         Int::read(&w.buf, 0).unwrap()
     }
 
@@ -264,6 +267,9 @@ mod tests {
         // term_to_binary(1 bsl 64) = <<131,110,9,0,0,0,0,0,0,0,0,0,1>>
         let b = Big::from_ext(&[131, 110, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]).unwrap();
         assert_eq!(Int::from_big(b.clone()), Int::Fix(1i128 << 64));
-        assert_eq!(b.to_ext(), vec![131, 110, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(
+            b.to_ext().unwrap(),
+            vec![131, 110, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+        );
     }
 }

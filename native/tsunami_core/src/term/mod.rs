@@ -133,7 +133,30 @@ pub fn hash_key(key: &[u8]) -> u64 {
     ahash::RandomState::with_seeds(SEEDS.0, SEEDS.1, SEEDS.2, SEEDS.3).hash_one(key)
 }
 
+/// A length that does not fit the encoding's 32-bit length fields: a binary or an
+/// external-format term of 4 GiB or more, or a list or map of 2^32 or more elements.
+/// Refused (`system_limit`) rather than written truncated, which would make the reader
+/// take the rest of the user's bytes for encoded terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLong;
+
+impl From<TooLong> for crate::Error {
+    fn from(_: TooLong) -> Self {
+        crate::Error::SystemLimit
+    }
+}
+
+/// `n` as a 32-bit length field, or [`TooLong`].
+#[inline]
+pub fn len32(n: usize) -> Result<u32, TooLong> {
+    u32::try_from(n).map_err(|_| TooLong)
+}
+
 /// Appends the encoding of terms to a byte buffer. The only code that writes tags.
+/// Length-prefixed terms (binaries, external format, maps) check their length with
+/// [`len32`] and return [`TooLong`] instead of writing a length that would wrap;
+/// tuple arities and list lengths are `u32` already, so their callers convert with
+/// [`len32`].
 #[derive(Debug, Default)]
 pub struct Writer {
     pub buf: Vec<u8>,
@@ -176,33 +199,38 @@ impl Writer {
         self.buf.push(tag::LIST);
         self.buf.extend_from_slice(&n.to_le_bytes());
     }
+    /// A byte-aligned binary; [`TooLong`] (nothing written) from 4 GiB on.
     #[inline]
-    pub fn binary(&mut self, bytes: &[u8]) {
-        self.buf.push(tag::BIN);
-        self.buf
-            .extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-        self.buf.extend_from_slice(bytes);
+    pub fn binary(&mut self, bytes: &[u8]) -> Result<(), TooLong> {
+        self.len_prefixed(tag::BIN, bytes)
     }
     /// Writes a map from already-encoded (key, value) pairs, sorting them so equal maps
-    /// encode equal however they were built.
-    pub fn map(&mut self, mut pairs: Vec<(Vec<u8>, Vec<u8>)>) {
+    /// encode equal however they were built. [`TooLong`] (nothing written) from 2^32
+    /// pairs on.
+    pub fn map(&mut self, mut pairs: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), TooLong> {
+        let n = len32(pairs.len())?;
         pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         self.buf.push(tag::MAP);
-        self.buf
-            .extend_from_slice(&(pairs.len() as u32).to_le_bytes());
+        self.buf.extend_from_slice(&n.to_le_bytes());
         for (k, v) in pairs {
             self.buf.extend_from_slice(&k);
             self.buf.extend_from_slice(&v);
         }
+        Ok(())
     }
     /// A term in the external term format (the bytes `term_to_binary` gives, version byte
-    /// included).
+    /// included); [`TooLong`] (nothing written) from 4 GiB on.
     #[inline]
-    pub fn ext(&mut self, bytes: &[u8]) {
-        self.buf.push(tag::EXT);
-        self.buf
-            .extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    pub fn ext(&mut self, bytes: &[u8]) -> Result<(), TooLong> {
+        self.len_prefixed(tag::EXT, bytes)
+    }
+    #[inline]
+    fn len_prefixed(&mut self, t: u8, bytes: &[u8]) -> Result<(), TooLong> {
+        let n = len32(bytes.len())?;
+        self.buf.push(t);
+        self.buf.extend_from_slice(&n.to_le_bytes());
         self.buf.extend_from_slice(bytes);
+        Ok(())
     }
     /// An atom with its text, for `ordered_set` objects (term order needs the name; the
     /// raw word is what the decoder rebuilds the atom from).
@@ -218,5 +246,28 @@ impl Writer {
     #[inline]
     pub fn raw(&mut self, encoded: &[u8]) {
         self.buf.extend_from_slice(encoded);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_from_4_gib_on_are_refused() {
+        assert_eq!(len32(0), Ok(0));
+        assert_eq!(len32(u32::MAX as usize), Ok(u32::MAX));
+        assert_eq!(len32(u32::MAX as usize + 1), Err(TooLong));
+        assert_eq!(len32(usize::MAX), Err(TooLong));
+        assert_eq!(crate::Error::from(TooLong), crate::Error::SystemLimit);
+        // What the writer puts in front of a binary is that length, read back whole.
+        let mut w = Writer::default();
+        w.binary(b"abc").unwrap();
+        w.ext(&[131, 106]).unwrap();
+        assert_eq!(read_head(&w.buf, 0), Some((Head::Bin(b"abc"), 8)));
+        assert_eq!(
+            read_head(&w.buf, 8),
+            Some((Head::Ext(&[131, 106]), w.buf.len()))
+        );
     }
 }

@@ -267,7 +267,7 @@ mod tests {
         let mut w = ObjBuilder::writer(32);
         w.tuple(2);
         w.imm(raw_from_small(k));
-        w.binary(b"payload");
+        w.binary(b"payload").unwrap();
         ObjBuilder::finish(&w, 1, None).unwrap()
     }
 
@@ -294,7 +294,7 @@ mod tests {
         let mut w = ObjBuilder::writer(32);
         w.tuple(2);
         w.imm(raw_from_small(1));
-        w.binary(b"other");
+        w.binary(b"other").unwrap();
         a.replace_body(1, &w).unwrap();
         assert!(a.next().is_some());
         assert_eq!(a.key(), obj(1).key());

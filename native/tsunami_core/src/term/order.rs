@@ -34,11 +34,14 @@
 //! `EXT` terms of any other kind (never written by the encoder) sort after bitstrings, by
 //! bytes. Malformed input never panics: [`compare`] falls back to comparing bytes.
 //!
-//! Nesting is walked with an explicit stack, so deep keys cannot overflow the stack (maps
-//! recurse once per nested map level).
+//! One pass, linear in the bytes compared: both encodings are read once, front to back,
+//! with an explicit stack of open tuples and lists (so deep keys can neither overflow
+//! the native stack nor cost more than their size). An element that compared equal is
+//! never stepped over again to find the next one. Maps sort their pairs first (and
+//! recurse once per map nested in a map, at most the encoder's map depth limit).
 
 use super::int::{small_from_raw, Big, Int};
-use super::{read_atom, read_head, skip, Head};
+use super::{read_atom, read_head, skip, tag, Head};
 use std::cmp::Ordering;
 
 /// Compares two encoded terms in Erlang term order, `==` semantics.
@@ -152,17 +155,19 @@ const PORT: u64 = 0x7;
 const IMMED2_MASK: u64 = 0x3F;
 const NIL: u64 = 0x3B;
 
-fn view(b: &[u8], cur: Cur) -> Option<View<'_>> {
+/// The term at `cur` and the position just past its head: past the whole term for
+/// scalars, at the first element for tuples and maps (unused for a list in progress).
+fn view(b: &[u8], cur: Cur) -> Option<(View<'_>, usize)> {
     if cur.rest > 0 {
-        return Some(View::List(cur));
+        return Some((View::List(cur), cur.pos));
     }
     let mut pos = cur.pos;
     loop {
-        if let Some((raw, name, _)) = read_atom(b, pos) {
-            return Some(View::Atom(Some(raw), Some(name)));
+        if let Some((raw, name, next)) = read_atom(b, pos) {
+            return Some((View::Atom(Some(raw), Some(name)), next));
         }
         let (head, next) = read_head(b, pos)?;
-        return Some(match head {
+        let v = match head {
             Head::Imm(raw) => imm_view(raw),
             Head::Float(f) => View::Num(Num::Float(f)),
             Head::Int64(v) => View::Num(Num::Int(Int::Fix(v as i128))),
@@ -177,7 +182,8 @@ fn view(b: &[u8], cur: Cur) -> Option<View<'_>> {
             Head::List(n) => View::List(Cur { pos: next, rest: n }),
             Head::Bin(bytes) => View::Bits(bytes, bytes.len() as u64 * 8),
             Head::Ext(ext) => ext_view(ext)?,
-        });
+        };
+        return Some((v, next));
     }
 }
 
@@ -369,68 +375,189 @@ fn cmp_funs(x: &[u8], y: &[u8]) -> Ordering {
     }
 }
 
-/// Work left in a comparison: a pair of terms, or `n` consecutive pairs.
-enum Job {
-    Pair(Cur, Cur),
-    Seq(usize, usize, u32),
+/// The shortcut for what deep terms are made of: two tuple or list headers (opened
+/// without building a [`View`]), two identical immediates (equal).
+enum Fast {
+    /// Both open a container: push the frame, go on with the first elements.
+    Open(Frame, Cur, Cur),
+    /// Equal, ending at these positions.
+    Same(usize, usize),
+    Differ(Ordering),
+    /// Anything else: the general comparison.
+    Slow,
+}
+
+#[inline(always)]
+fn fast(a: &[u8], ca: Cur, b: &[u8], cb: Cur) -> Fast {
+    if let (Some((fa, na)), Some((fb, nb))) = (list_at(a, ca), list_at(b, cb)) {
+        return Fast::Open(Frame::Tail(na - 1, nb - 1), Cur::at(fa), Cur::at(fb));
+    }
+    if ca.rest > 0 || cb.rest > 0 {
+        return Fast::Slow;
+    }
+    let (pa, pb) = (ca.pos, cb.pos);
+    match (a.get(pa), b.get(pb)) {
+        (Some(&tag::TUPLE), Some(&tag::TUPLE)) => {
+            let (Some(n), Some(m)) = (le32(a, pa + 1), le32(b, pb + 1)) else {
+                return Fast::Slow;
+            };
+            if n != m {
+                Fast::Differ(n.cmp(&m))
+            } else if n == 0 {
+                Fast::Same(pa + 5, pb + 5)
+            } else {
+                Fast::Open(Frame::Tuple(n - 1), Cur::at(pa + 5), Cur::at(pb + 5))
+            }
+        }
+        (Some(&tag::IMM), Some(&tag::IMM)) => match (a.get(pa..pa + 9), b.get(pb..pb + 9)) {
+            // The same word: the same term.
+            (Some(x), Some(y)) if x == y => Fast::Same(pa + 9, pb + 9),
+            _ => Fast::Slow,
+        },
+        _ => Fast::Slow,
+    }
+}
+
+/// A non-empty list at `c`: its first element's position and its element count.
+#[inline(always)]
+fn list_at(b: &[u8], c: Cur) -> Option<(usize, u32)> {
+    if c.rest > 0 {
+        return Some((c.pos, c.rest));
+    }
+    if *b.get(c.pos)? != tag::LIST {
+        return None;
+    }
+    let n = le32(b, c.pos + 1)?;
+    (n > 0).then_some((c.pos + 5, n))
+}
+
+#[inline(always)]
+fn le32(b: &[u8], p: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(p..p + 4)?.try_into().ok()?))
+}
+
+/// What is left of a container one of whose elements is being compared. Both sides
+/// are at the same place in their containers: the walk only goes on while everything
+/// before compared equal.
+#[derive(Debug, Clone, Copy)]
+enum Frame {
+    /// Tuple elements left after the current one (the two arities are equal).
+    Tuple(u32),
+    /// After the current heads, the rest of the two lists: elements left on each side,
+    /// then the tail term.
+    Tail(u32, u32),
 }
 
 fn cmp_terms(a: &[u8], ca: Cur, b: &[u8], cb: Cur, exact: bool) -> Option<Ordering> {
-    let mut stack = vec![Job::Pair(ca, cb)];
-    while let Some(job) = stack.pop() {
-        let (ca, cb) = match job {
-            Job::Pair(x, y) => (x, y),
-            Job::Seq(_, _, 0) => continue,
-            Job::Seq(pa, pb, n) => {
-                stack.push(Job::Seq(skip(a, pa)?, skip(b, pb)?, n - 1));
-                (Cur::at(pa), Cur::at(pb))
+    cmp_walk(a, ca, b, cb, exact, &mut Cx::default()).map(|(o, _, _)| o)
+}
+
+/// Maps nested in maps deeper than this are not compared: the comparison gives up
+/// (`None`: [`compare`] falls back to the bytes) rather than recurse further. The
+/// encoder stores maps nested deeper than 64 in the external format, so this is never
+/// reached by encoded keys; it bounds the native stack whatever the input.
+const MAX_MAP_NESTING: u32 = 128;
+
+/// Per-comparison state: terms visited (for the tests), maps open (the recursion).
+#[derive(Debug, Default)]
+struct Cx {
+    steps: u64,
+    maps: u32,
+}
+
+/// Compares the terms at `ca` and `cb` in one pass over both encodings: every term
+/// visited is read once, so the cost is linear in what is compared, whatever the nesting
+/// (an element is never stepped over to find the next one: when it compared equal, the
+/// walk has just reached its end). The stack holds one [`Frame`] per open container, on
+/// the heap. Returns the order and, when equal, the positions just past both terms.
+/// `cx.steps` counts the terms visited (for the tests that prove linearity).
+fn cmp_walk(
+    a: &[u8],
+    mut ca: Cur,
+    b: &[u8],
+    mut cb: Cur,
+    exact: bool,
+    cx: &mut Cx,
+) -> Option<(Ordering, usize, usize)> {
+    let mut stack: Vec<Frame> = Vec::new();
+    loop {
+        cx.steps += 1;
+        // Where both terms end, once they compared equal.
+        let (mut pa, mut pb);
+        match fast(a, ca, b, cb) {
+            Fast::Open(frame, na, nb) => {
+                stack.push(frame);
+                (ca, cb) = (na, nb);
+                continue;
             }
-        };
-        let (va, vb) = (view(a, ca)?, view(b, cb)?);
-        let ord = match (&va, &vb) {
-            (View::Num(x), View::Num(y)) => cmp_num(x, y, exact),
-            (View::Atom(ra, na), View::Atom(rb, nb)) => cmp_atoms(*ra, *na, *rb, *nb),
-            (View::Ref(x), View::Ref(y)) => cmp_remote(x, y),
-            (View::Fun(kx, x), View::Fun(ky, y)) => kx.cmp(ky).then_with(|| cmp_funs(x, y)),
-            (View::Port(x), View::Port(y)) | (View::Pid(x), View::Pid(y)) => cmp_local(x, y),
-            (View::Tuple(n, pa), View::Tuple(m, pb)) => {
-                if n != m {
-                    return Some(n.cmp(m));
+            Fast::Same(x, y) => (pa, pb) = (x, y),
+            Fast::Differ(o) => return Some((o, 0, 0)),
+            Fast::Slow => {
+                let ((va, ea), (vb, eb)) = (view(a, ca)?, view(b, cb)?);
+                (pa, pb) = (ea, eb);
+                let ord = match (&va, &vb) {
+                    (View::Num(x), View::Num(y)) => cmp_num(x, y, exact),
+                    (View::Atom(ra, na), View::Atom(rb, nb)) => cmp_atoms(*ra, *na, *rb, *nb),
+                    (View::Ref(x), View::Ref(y)) => cmp_remote(x, y),
+                    (View::Fun(kx, x), View::Fun(ky, y)) => kx.cmp(ky).then_with(|| cmp_funs(x, y)),
+                    (View::Port(x), View::Port(y)) | (View::Pid(x), View::Pid(y)) => {
+                        cmp_local(x, y)
+                    }
+                    (View::Tuple(n, fa), View::Tuple(m, fb)) => {
+                        if n != m {
+                            return Some((n.cmp(m), 0, 0));
+                        }
+                        if *n > 0 {
+                            stack.push(Frame::Tuple(n - 1));
+                            (ca, cb) = (Cur::at(*fa), Cur::at(*fb));
+                            continue;
+                        }
+                        Ordering::Equal // `{}`: ends where its elements would start
+                    }
+                    (View::Map(n, fa), View::Map(m, fb)) => {
+                        if n != m {
+                            return Some((n.cmp(m), 0, 0));
+                        }
+                        let (o, ma, mb) = cmp_maps(a, *fa, b, *fb, *n, exact, cx)?;
+                        (pa, pb) = (ma, mb);
+                        o
+                    }
+                    (View::List(x), View::List(y)) => {
+                        stack.push(Frame::Tail(x.rest - 1, y.rest - 1));
+                        (ca, cb) = (Cur::at(x.pos), Cur::at(y.pos));
+                        continue;
+                    }
+                    (View::Bits(x, nx), View::Bits(y, ny)) => cmp_bits(x, *nx, y, *ny),
+                    (View::Other(x), View::Other(y)) => x.cmp(y),
+                    (View::Nil, View::Nil) => Ordering::Equal,
+                    _ => va.rank().cmp(&vb.rank()),
+                };
+                if ord.is_ne() {
+                    return Some((ord, 0, 0));
                 }
-                stack.push(Job::Seq(*pa, *pb, *n));
-                Ordering::Equal
             }
-            (View::Map(n, pa), View::Map(m, pb)) => {
-                if n != m {
-                    return Some(n.cmp(m));
+        }
+        // The pair ended at (pa, pb), equal: go on in the innermost open container.
+        loop {
+            match stack.pop() {
+                None => return Some((Ordering::Equal, pa, pb)),
+                // The last element ended the tuple: it ends there too.
+                Some(Frame::Tuple(0)) => continue,
+                Some(Frame::Tuple(k)) => {
+                    stack.push(Frame::Tuple(k - 1));
+                    (ca, cb) = (Cur::at(pa), Cur::at(pb));
+                    break;
                 }
-                cmp_maps(a, *pa, b, *pb, *n, exact)?
+                // The tails are compared in the lists' place: where they end, the
+                // lists end.
+                Some(Frame::Tail(ra, rb)) => {
+                    ca = Cur { pos: pa, rest: ra };
+                    cb = Cur { pos: pb, rest: rb };
+                    break;
+                }
             }
-            (View::List(x), View::List(y)) => {
-                let (na, nb) = (skip(a, x.pos)?, skip(b, y.pos)?);
-                stack.push(Job::Pair(
-                    Cur {
-                        pos: na,
-                        rest: x.rest - 1,
-                    },
-                    Cur {
-                        pos: nb,
-                        rest: y.rest - 1,
-                    },
-                ));
-                stack.push(Job::Pair(Cur::at(x.pos), Cur::at(y.pos)));
-                Ordering::Equal
-            }
-            (View::Bits(x, nx), View::Bits(y, ny)) => cmp_bits(x, *nx, y, *ny),
-            (View::Other(x), View::Other(y)) => x.cmp(y),
-            (View::Nil, View::Nil) => Ordering::Equal,
-            _ => va.rank().cmp(&vb.rank()),
-        };
-        if ord != Ordering::Equal {
-            return Some(ord);
         }
     }
-    Some(Ordering::Equal)
 }
 
 fn cmp_num(x: &Num, y: &Num, exact: bool) -> Ordering {
@@ -544,8 +671,9 @@ fn cmp_bits(x: &[u8], nx: u64, y: &[u8], ny: u64) -> Ordering {
     nx.cmp(&ny)
 }
 
-/// (key position, value position) of each pair, sorted in map-key order.
-fn sorted_pairs(b: &[u8], mut p: usize, n: u32) -> Option<Vec<(usize, usize)>> {
+/// (key position, value position) of each pair, sorted in map-key order, and the
+/// position just past the map.
+fn sorted_pairs(b: &[u8], mut p: usize, n: u32, maps: u32) -> Option<(Vec<(usize, usize)>, usize)> {
     let mut pairs = Vec::with_capacity(n as usize);
     for _ in 0..n {
         let v = skip(b, p)?;
@@ -553,27 +681,58 @@ fn sorted_pairs(b: &[u8], mut p: usize, n: u32) -> Option<Vec<(usize, usize)>> {
         p = skip(b, v)?;
     }
     pairs.sort_by(|x, y| {
-        cmp_terms(b, Cur::at(x.0), b, Cur::at(y.0), true).unwrap_or(Ordering::Equal)
+        let mut cx = Cx { steps: 0, maps };
+        cmp_walk(b, Cur::at(x.0), b, Cur::at(y.0), true, &mut cx)
+            .map_or(Ordering::Equal, |(o, ..)| o)
     });
-    Some(pairs)
+    Some((pairs, p))
 }
 
-/// Maps of equal size: keys in map-key order (exactly), then values in that order.
-fn cmp_maps(a: &[u8], pa: usize, b: &[u8], pb: usize, n: u32, exact: bool) -> Option<Ordering> {
-    let (xa, xb) = (sorted_pairs(a, pa, n)?, sorted_pairs(b, pb, n)?);
+/// Maps of equal size: keys in map-key order (exactly), then values in that order; and
+/// where both maps end. (Recurses once per map nested in a map value, which the encoder
+/// bounds: deeper maps are stored in the external format.)
+fn cmp_maps(
+    a: &[u8],
+    pa: usize,
+    b: &[u8],
+    pb: usize,
+    n: u32,
+    exact: bool,
+    cx: &mut Cx,
+) -> Option<(Ordering, usize, usize)> {
+    if cx.maps >= MAX_MAP_NESTING {
+        return None;
+    }
+    cx.maps += 1;
+    let r = cmp_map_pairs(a, pa, b, pb, n, exact, cx);
+    cx.maps -= 1;
+    r
+}
+
+fn cmp_map_pairs(
+    a: &[u8],
+    pa: usize,
+    b: &[u8],
+    pb: usize,
+    n: u32,
+    exact: bool,
+    cx: &mut Cx,
+) -> Option<(Ordering, usize, usize)> {
+    let (xa, ea) = sorted_pairs(a, pa, n, cx.maps)?;
+    let (xb, eb) = sorted_pairs(b, pb, n, cx.maps)?;
     for (ka, kb) in xa.iter().zip(&xb) {
-        let o = cmp_terms(a, Cur::at(ka.0), b, Cur::at(kb.0), true)?;
+        let (o, ..) = cmp_walk(a, Cur::at(ka.0), b, Cur::at(kb.0), true, cx)?;
         if o.is_ne() {
-            return Some(o);
+            return Some((o, 0, 0));
         }
     }
     for (va, vb) in xa.iter().zip(&xb) {
-        let o = cmp_terms(a, Cur::at(va.1), b, Cur::at(vb.1), exact)?;
+        let (o, ..) = cmp_walk(a, Cur::at(va.1), b, Cur::at(vb.1), exact, cx)?;
         if o.is_ne() {
-            return Some(o);
+            return Some((o, 0, 0));
         }
     }
-    Some(Ordering::Equal)
+    Some((Ordering::Equal, ea, eb))
 }
 
 #[cfg(test)]
@@ -588,12 +747,12 @@ mod tests {
         w.buf
     }
     fn int(v: i128) -> Vec<u8> {
-        enc(|w| Int::Fix(v).write(w))
+        enc(|w| Int::Fix(v).write(w).unwrap())
     }
     fn big(neg: bool, pow2: usize) -> Vec<u8> {
         let mut mag = vec![0u8; pow2 / 8 + 1];
         mag[pow2 / 8] = 1 << (pow2 % 8);
-        enc(|w| w.ext(&Big { neg, mag }.to_ext()))
+        enc(|w| w.ext(&Big { neg, mag }.to_ext().unwrap()).unwrap())
     }
     fn float(f: f64) -> Vec<u8> {
         enc(|w| w.float(f))
@@ -615,7 +774,7 @@ mod tests {
         for w in words {
             e.extend_from_slice(&w.to_be_bytes());
         }
-        enc(|w| w.ext(&e))
+        enc(|w| w.ext(&e).unwrap())
     }
     fn remote_pid(node: &str, id: u32) -> Vec<u8> {
         let mut e = vec![131, 88];
@@ -623,14 +782,14 @@ mod tests {
         for x in [id, 0, 1] {
             e.extend_from_slice(&x.to_be_bytes());
         }
-        enc(|w| w.ext(&e))
+        enc(|w| w.ext(&e).unwrap())
     }
     fn remote_port(node: &str, id: u64) -> Vec<u8> {
         let mut e = vec![131, 120];
         ext_node(&mut e, node);
         e.extend_from_slice(&id.to_be_bytes());
         e.extend_from_slice(&1u32.to_be_bytes());
-        enc(|w| w.ext(&e))
+        enc(|w| w.ext(&e).unwrap())
     }
     fn pid(n: u64) -> Vec<u8> {
         enc(|w| w.imm((n << 4) | 3))
@@ -655,20 +814,20 @@ mod tests {
         })
     }
     fn map(pairs: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
-        enc(|w| w.map(pairs.to_vec()))
+        enc(|w| w.map(pairs.to_vec()).unwrap())
     }
     fn bin(b: &[u8]) -> Vec<u8> {
-        enc(|w| w.binary(b))
+        enc(|w| w.binary(b).unwrap())
     }
     fn bits(bytes: &[u8], last_bits: u8) -> Vec<u8> {
         let mut e = vec![131, 77];
         e.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
         e.push(last_bits);
         e.extend_from_slice(bytes);
-        enc(|w| w.ext(&e))
+        enc(|w| w.ext(&e).unwrap())
     }
     fn fun(tag: u8, payload: u8) -> Vec<u8> {
-        enc(|w| w.ext(&[131, tag, payload]))
+        enc(|w| w.ext(&[131, tag, payload]).unwrap())
     }
 
     /// Each inner group holds terms that compare equal; groups strictly increase.
@@ -727,7 +886,7 @@ mod tests {
             vec![int(0), float(0.0), float(-0.0)],
             vec![float(5e-324)],
             vec![float(0.5)],
-            vec![int(1), float(1.0), enc(|w| w.ext(&[131, 97, 1]))],
+            vec![int(1), float(1.0), enc(|w| w.ext(&[131, 97, 1]).unwrap())],
             vec![float(1.0000000000000002)],
             vec![int(p53 - 1), float((p53 - 1) as f64)],
             vec![int(p53), float(p53 as f64)],
@@ -893,20 +1052,112 @@ mod tests {
         ]);
         assert!(equal(
             &bin(b"abc"),
-            &enc(|w| w.ext(&[131, 109, 0, 0, 0, 3, b'a', b'b', b'c']))
+            &enc(|w| w.ext(&[131, 109, 0, 0, 0, 3, b'a', b'b', b'c']).unwrap())
         ));
     }
 
-    #[test]
-    fn deep_nesting_does_not_overflow() {
-        let mut a = nil();
-        for _ in 0..20_000 {
-            a = list(&[a], nil());
+    /// `depth` one-element tuples (`{{{...leaf}}}`) or lists (`[[[...leaf]]]`) around
+    /// `leaf`, written in one pass.
+    fn nested(depth: usize, list: bool, leaf: &[u8]) -> Vec<u8> {
+        let mut w = Writer::with_capacity(depth * 14 + leaf.len());
+        for _ in 0..depth {
+            if list {
+                w.list(1);
+            } else {
+                w.tuple(1);
+            }
         }
-        let mut b = a.clone();
-        assert_eq!(compare(&a, &b), Ordering::Equal);
-        b = list(&[b], nil());
+        w.raw(leaf);
+        if list {
+            for _ in 0..depth {
+                w.imm(0x3b);
+            }
+        }
+        w.buf
+    }
+
+    /// The order and the number of terms the walk visited.
+    fn walk(a: &[u8], b: &[u8]) -> (Ordering, u64) {
+        let mut cx = Cx::default();
+        let (o, ..) = cmp_walk(a, Cur::at(0), b, Cur::at(0), false, &mut cx).unwrap();
+        (o, cx.steps)
+    }
+
+    #[test]
+    fn deep_nesting_compares_in_one_pass() {
+        // 200,000 levels: the walk that stepped over each element to find the next one
+        // read every level once per enclosing level (minutes of work); now each term is
+        // visited once: one step per tuple level, two per list level (head, then tail).
+        const D: u64 = 200_000;
+        for list in [false, true] {
+            let per_level = if list { 2 } else { 1 };
+            let zero = nested(D as usize, list, &int(0));
+            let one = nested(D as usize, list, &int(1));
+            let one_f = nested(D as usize, list, &float(1.0));
+            assert_eq!(compare(&zero, &one), Ordering::Less);
+            assert_eq!(compare(&one, &zero), Ordering::Greater);
+            assert_eq!(compare(&one, &one_f), Ordering::Equal, "1 == 1.0 deep down");
+            assert_eq!(compare_exact(&one, &one_f), Ordering::Less);
+            let (o, steps) = walk(&zero, &one);
+            assert_eq!(o, Ordering::Less);
+            assert!(steps <= D + 1, "list {list}: {steps} steps");
+            // Equal all the way: every list level also compares its tail `[]`.
+            let (o, steps) = walk(&one, &one_f);
+            assert_eq!(o, Ordering::Equal);
+            assert!(steps <= per_level * D + 1, "list {list}: {steps} steps");
+            // One level shallower: decided where the leaf meets a container.
+            let shallow = nested(D as usize - 1, list, &int(5));
+            assert_eq!(
+                compare(&shallow, &zero),
+                Ordering::Less,
+                "number < container"
+            );
+            assert_eq!(compare(&zero, &shallow), Ordering::Greater);
+        }
+        // Deep terms side by side: {Deep0, Deep1} vs {Deep0, Deep0} walks the first
+        // element once, then the second.
+        let (d0, d1) = (
+            nested(50_000, true, &int(0)),
+            nested(50_000, false, &int(1)),
+        );
+        let d1_lower = nested(50_000, false, &int(0));
+        let x = tuple(&[d0.clone(), d1]);
+        let y = tuple(&[d0, d1_lower]);
+        let (o, steps) = walk(&x, &y);
+        assert_eq!(o, Ordering::Greater);
+        assert!(steps <= 2 * 50_000 + 50_000 + 4, "{steps} steps");
+        // A long flat list: two steps per element.
+        let n = 100_000;
+        let l = |last: i128| {
+            list(
+                &(0..n)
+                    .map(|i| int(if i == n - 1 { last } else { 7 }))
+                    .collect::<Vec<_>>(),
+                nil(),
+            )
+        };
+        let (o, steps) = walk(&l(1), &l(2));
+        assert_eq!(o, Ordering::Less);
+        assert!(steps <= 2 * n as u64 + 1, "{steps} steps");
+    }
+
+    #[test]
+    fn maps_nested_past_the_limit_give_up_without_recursing_further() {
+        // #{k => #{k => ... 1}} vs the same with 2: decided at the leaf within the limit,
+        // given up (bytes order, no deeper recursion) past it.
+        let nest = |depth: usize, leaf: i128| {
+            let mut t = int(leaf);
+            for _ in 0..depth {
+                t = map(&[(atom("k"), t)]);
+            }
+            t
+        };
+        let (a, b) = (nest(100, 1), nest(100, 2));
         assert_eq!(compare(&a, &b), Ordering::Less);
+        assert_eq!(compare(&nest(100, 1), &nest(100, 1)), Ordering::Equal);
+        let (a, b) = (nest(10_000, 1), nest(10_000, 2));
+        assert!(cmp_terms(&a, Cur::at(0), &b, Cur::at(0), false).is_none());
+        assert_eq!(compare(&a, &b), a.cmp(&b));
     }
 
     #[test]

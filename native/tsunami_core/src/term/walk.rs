@@ -154,12 +154,13 @@ mod tests {
         w.imm(0x1f);
         w.list(2);
         w.float(1.5);
-        w.binary(b"abc");
+        w.binary(b"abc").unwrap();
         w.imm(0x3b);
         w.map(vec![(
             vec![tag::IMM, 1, 0, 0, 0, 0, 0, 0, 0],
             vec![tag::BIN, 0, 0, 0, 0],
-        )]);
+        )])
+        .unwrap();
         let b = &w.buf;
         assert_eq!(tuple_arity(b), Some(3));
         assert_eq!(skip(b, 0), Some(b.len()));

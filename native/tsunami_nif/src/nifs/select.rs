@@ -235,7 +235,9 @@ impl<'a> Acc<'a> {
     fn delete_doomed(&mut self, s: &Storage, keypos: usize) {
         for body in std::mem::take(&mut self.doomed) {
             if let Some(obj) = ObjBuilder::finish(&Writer { buf: body }, keypos, None) {
-                let removed = s.delete_object(&obj);
+                // Exactly the matched object (and its identical copies): a copy whose
+                // zero differs in sign did not match.
+                let removed = s.delete_exact(&obj);
                 self.count += removed.len() as u64;
                 Storage::discard(removed);
             }

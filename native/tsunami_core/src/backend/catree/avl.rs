@@ -500,7 +500,7 @@ mod tests {
         let mut w = ObjBuilder::writer(32);
         w.tuple(2);
         w.imm(raw_from_small(k));
-        w.binary(v);
+        w.binary(v).unwrap();
         ObjBuilder::finish(&w, 1, None).unwrap()
     }
 

@@ -242,6 +242,21 @@ impl HashTable {
         out
     }
 
+    /// Removes objects whose encoding is `obj`'s byte for byte: what a match-spec delete
+    /// matched (its copies in a `duplicate_bag` too), but not an object that differs in
+    /// the sign of a zero, which `delete_object` also removes and a head pattern does
+    /// not match.
+    pub fn delete_exact(&self, obj: &Obj) -> Garbage {
+        let h = obj.hash();
+        let mut shard = self.shards[self.shard_of(h)].write();
+        let fixed = !self.resizable();
+        let out = shard.remove_where(self.bucket_hash(h), fixed, |o| o.body() == obj.body());
+        if self.resizable() {
+            shard.shrink_if_needed();
+        }
+        out
+    }
+
     /// Read-modify-write of the single object with this key, atomically: `f` changes the
     /// object in place (it must keep the key, and leave the object unchanged when it
     /// fails). Without an object, `default` (if given) is inserted after `f` ran on it.
