@@ -15,7 +15,12 @@ cd native
 bin=$(cargo test --release -p tsunami_core --no-run --message-format=json 2>/dev/null |
   grep -o '"executable":"[^"]*tsunami_core-[^"]*"' | head -1 | cut -d'"' -f4)
 echo "==> valgrind memcheck: $bin"
+log=$(mktemp)
+set +e
 valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
-  "$bin" --test-threads=2 --skip stress_splits_under_contention 2>&1 |
-  grep -E "test result|ERROR SUMMARY|definitely lost|Invalid|uninitialised" || true
-exit "${PIPESTATUS[0]}"
+  "$bin" --test-threads=2 --skip stress_splits_under_contention >"$log" 2>&1
+rc=$?
+set -e
+grep -E "test result|ERROR SUMMARY|definitely lost|Invalid|uninitialised|panicked" "$log" || true
+echo "valgrind exit status: $rc (full log: $log)"
+exit "$rc"
