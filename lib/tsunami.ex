@@ -328,7 +328,7 @@ defmodule Tsunami do
   """
   @spec update_counter(tab, term(), term()) :: integer() | [integer()]
   def update_counter(tab, key, incr),
-    do: nif([tab, key, incr], Native.update_counter(tab, key, incr, nil))
+    do: nif([tab, key, incr], counter(tab, key, incr, nil))
 
   @doc """
   Like `update_counter/3`, inserting `default` (with its key element set to `key`) when
@@ -340,7 +340,15 @@ defmodule Tsunami do
   """
   @spec update_counter(tab, term(), term(), tuple()) :: integer() | [integer()]
   def update_counter(tab, key, incr, default) when is_tuple(default),
-    do: nif([tab, key, incr, default], Native.update_counter(tab, key, incr, default))
+    do: nif([tab, key, incr, default], counter(tab, key, incr, default))
+
+  # A long op list is applied on a dirty scheduler (atomically, so it cannot be split).
+  defp counter(tab, key, incr, default) do
+    case Native.update_counter(tab, key, incr, default) do
+      :"$tsunami_dirty" -> Native.update_counter_dirty(tab, key, incr, default)
+      result -> result
+    end
+  end
 
   # :ets refuses a default that is not a tuple right after the table checks (before the
   # table type, key and increments).
@@ -468,6 +476,9 @@ defmodule Tsunami do
 
         {:safe_fixed_monotonic_time, {ns, pids}} ->
           {System.convert_time_unit(ns, :nanosecond, :native), pids}
+
+        {:stats, :"$tsunami_dirty"} ->
+          Native.info_stats_dirty(tab)
 
         {_, value} ->
           value
