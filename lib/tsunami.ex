@@ -375,6 +375,11 @@ defmodule Tsunami do
   def update_element(tab, key, element_spec),
     do: nif([tab, key, element_spec], Native.update_element(tab, key, element_spec, nil))
 
+  # tab2list/1 is select/2 with this spec, as in :ets: its whole-table walk conses each
+  # chunk onto one accumulated list in the NIF, so no chunk lists are appended (a copy of
+  # every cell, and garbage for a long GC of the caller) at the end.
+  @all_objects [{:_, [], [:"$_"]}]
+
   @doc """
   Every object of the table.
 
@@ -384,14 +389,7 @@ defmodule Tsunami do
       [{:a, 1}]
   """
   @spec tab2list(tab) :: [tuple()]
-  def tab2list(tab), do: nif([tab], collect(tab))
-
-  defp collect(tab) do
-    tab
-    |> Tsunami.Walk.chunks([], &[&1 | &2])
-    |> :lists.reverse()
-    |> :lists.append()
-  end
+  def tab2list(tab), do: nif([tab], Select.all(tab, @all_objects))
 
   @doc """
   The first key in the table's internal order, or `:"$end_of_table"`.
@@ -879,7 +877,7 @@ defmodule Tsunami do
   """
   @spec foldr((tuple(), acc -> acc), acc, tab) :: acc when acc: term()
   def foldr(fun, acc, tab) do
-    objects = nif([fun, acc, tab], collect(tab))
+    objects = nif([fun, acc, tab], Select.all(tab, @all_objects))
     objects |> :lists.reverse() |> fold_list(fun, acc)
   end
 
