@@ -154,6 +154,11 @@ defmodule TsunamiBench.SchedMonitor do
     mid = div(k, 2)
     wide = ctx.wide
     unique = type in [:set, :ordered_set]
+    # Arguments are built here, outside the measured calls.
+    bound_spec = for key <- 1..ctx.bound, do: {{key, :_, :_}, [], [:"$_"]}
+    wide_object = List.to_tuple([:wide | List.duplicate(0, wide)])
+    ops = for i <- 2..(wide + 1), do: {i, 1}
+    elements = for i <- 2..(wide + 1), do: {i, 1}
 
     keep = [
       {"lookup/2", fn impl, t -> impl.lookup(t, mid) end},
@@ -175,24 +180,19 @@ defmodule TsunamiBench.SchedMonitor do
       {"match_object/2", fn impl, t -> length(impl.match_object(t, {:_, :_, :_})) end},
       {"foldl/3", fn impl, t -> impl.foldl(fn _, a -> a + 1 end, 0, t) end},
       {"select/2 (#{ctx.bound} bound keys)",
-       fn impl, t ->
-         spec = for key <- 1..ctx.bound, do: {{key, :_, :_}, [], [:"$_"]}
-         length(impl.select(t, spec))
-       end},
+       fn impl, t -> length(impl.select(t, bound_spec)) end},
       {"rename/2", fn impl, t -> impl.rename(t, :sched_monitor_renamed) end}
     ]
 
     keep_unique =
       if unique do
-        ops = for i <- 2..(wide + 1), do: {i, 1}
-
         [
           {"insert/2 (one #{wide}-element object)",
-           fn impl, t -> impl.insert(t, List.to_tuple([:wide | List.duplicate(0, wide)])) end},
+           fn impl, t -> impl.insert(t, wide_object) end},
           {"update_counter/3 (#{wide} ops)",
            fn impl, t -> length(impl.update_counter(t, :wide, ops)) end},
           {"update_element/3 (#{wide} ops)",
-           fn impl, t -> impl.update_element(t, :wide, Enum.map(ops, fn {i, _} -> {i, 1} end)) end},
+           fn impl, t -> impl.update_element(t, :wide, elements) end},
           {"select_replace/2",
            fn impl, t ->
              impl.select_replace(t, [

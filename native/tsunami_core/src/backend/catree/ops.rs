@@ -282,8 +282,8 @@ impl CaTree {
         self.visit_dir(start, max, true, f)
     }
 
-    /// `slot/2`: calls `f` on the `i`-th object in key order (0-based) and returns true,
-    /// or false when the table has `i` objects or fewer. Whole base nodes are skipped by
+    /// `slot/2`: calls `f` on the `i`-th object in key order (0-based) and returns `None`;
+    /// `Some(objects in the table)` when it has `i` objects or fewer. Whole base nodes are skipped by
     /// their size and the object found by rank inside one, so the call is
     /// O(base nodes + log n), not O(i).
     pub fn nth(&self, i: usize, f: impl FnOnce(&Obj)) -> Option<usize> {
@@ -300,10 +300,8 @@ impl CaTree {
             left -= here;
             true
         });
-        match f {
-            None => None,
-            Some(_) => Some(i - left),
-        }
+        // `f` unused: no object at `i`, and the table holds `i - left` objects.
+        f.map(|_| i - left)
     }
 
     fn visit_dir(
