@@ -126,6 +126,7 @@ impl HashTable {
     /// table). Until then the tombstones stay in their chains, which every operation
     /// already tolerates on an unfixed table (the same window exists between the last
     /// unfix and the end of an inline sweep).
+    ///
     /// A sweep of at most [`config::SWEEP_INLINE_LIMIT`] kept objects is done here.
     pub fn unfix_deferred(&self) -> bool {
         if self.fixed.fetch_sub(1, Ordering::AcqRel) != 1 {
