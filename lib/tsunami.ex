@@ -328,7 +328,7 @@ defmodule Tsunami do
   """
   @spec update_counter(tab, term(), term()) :: integer() | [integer()]
   def update_counter(tab, key, incr),
-    do: nif([tab, key, incr], Native.update_counter(tab, key, incr, nil))
+    do: nif([tab, key, incr], counter(tab, key, incr, nil))
 
   @doc """
   Like `update_counter/3`, inserting `default` (with its key element set to `key`) when
@@ -340,7 +340,15 @@ defmodule Tsunami do
   """
   @spec update_counter(tab, term(), term(), tuple()) :: integer() | [integer()]
   def update_counter(tab, key, incr, default) when is_tuple(default),
-    do: nif([tab, key, incr, default], Native.update_counter(tab, key, incr, default))
+    do: nif([tab, key, incr, default], counter(tab, key, incr, default))
+
+  # A long op list is applied on a dirty scheduler (atomically, so it cannot be split).
+  defp counter(tab, key, incr, default) do
+    case Native.update_counter(tab, key, incr, default) do
+      :"$tsunami_dirty" -> Native.update_counter_dirty(tab, key, incr, default)
+      result -> result
+    end
+  end
 
   # :ets refuses a default that is not a tuple right after the table checks (before the
   # table type, key and increments).
@@ -367,6 +375,11 @@ defmodule Tsunami do
   def update_element(tab, key, element_spec),
     do: nif([tab, key, element_spec], Native.update_element(tab, key, element_spec, nil))
 
+  # tab2list/1 is select/2 with this spec, as in :ets: its whole-table walk conses each
+  # chunk onto one accumulated list in the NIF, so no chunk lists are appended (a copy of
+  # every cell, and garbage for a long GC of the caller) at the end.
+  @all_objects [{:_, [], [:"$_"]}]
+
   @doc """
   Every object of the table.
 
@@ -376,14 +389,7 @@ defmodule Tsunami do
       [{:a, 1}]
   """
   @spec tab2list(tab) :: [tuple()]
-  def tab2list(tab), do: nif([tab], collect(tab))
-
-  defp collect(tab) do
-    tab
-    |> Tsunami.Walk.chunks([], &[&1 | &2])
-    |> :lists.reverse()
-    |> :lists.append()
-  end
+  def tab2list(tab), do: nif([tab], Select.all(tab, @all_objects))
 
   @doc """
   The first key in the table's internal order, or `:"$end_of_table"`.
@@ -468,6 +474,9 @@ defmodule Tsunami do
 
         {:safe_fixed_monotonic_time, {ns, pids}} ->
           {System.convert_time_unit(ns, :nanosecond, :native), pids}
+
+        {:stats, :"$tsunami_dirty"} ->
+          Native.info_stats_dirty(tab)
 
         {_, value} ->
           value
@@ -868,7 +877,7 @@ defmodule Tsunami do
   """
   @spec foldr((tuple(), acc -> acc), acc, tab) :: acc when acc: term()
   def foldr(fun, acc, tab) do
-    objects = nif([fun, acc, tab], collect(tab))
+    objects = nif([fun, acc, tab], Select.all(tab, @all_objects))
     objects |> :lists.reverse() |> fold_list(fun, acc)
   end
 

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Long runs kept out of the default test command: scheduler-hold checks on 1M-object
-# tables and other tests tagged :long.
+# tables and other tests tagged :long, then the scheduler monitor on 1M-object tables
+# (longest scheduler hold per API call, Tsunami next to :ets; SCHED_MONITOR_ARGS adds
+# options, e.g. "--repeat 3 --check").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 export LANG="${LANG:-C.UTF-8}" LC_ALL="${LC_ALL:-C.UTF-8}" PATH="$HOME/.cargo/bin:$PATH"
 MIX_ENV=test mix test --only long
+MIX_ENV=bench mix run bench/sched_monitor.exs ${SCHED_MONITOR_ARGS:-}
 
 # Soak runs at full size (issue #14): 10^5 owner deaths with and without heir (RSS within
 # 5%), 10^6 named create/delete cycles, a kill storm of 2,000 writers mid list insert.

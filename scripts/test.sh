@@ -6,7 +6,7 @@
 #   2. Elixir: mix format check, ExUnit (parity with :ets, access, properties, doctests,
 #      a consumer project that depends on Tsunami by path).
 #   3. The OTP ets_SUITE conformance run, failing on any regression.
-#   4. A quick smoke run of the benchmark harness.
+#   4. A quick smoke run of the benchmark harness and of the scheduler monitor.
 #
 # Long stress runs are tagged :long and run with scripts/stress.sh instead.
 set -euo pipefail
@@ -43,4 +43,9 @@ fi
 if [ -f bench/run.exs ]; then
   step "benchmark smoke run"
   MIX_ENV=bench mix run bench/run.exs --quick
+fi
+
+if [ -f bench/sched_monitor.exs ]; then
+  step "scheduler monitor smoke run (50K-object tables)"
+  MIX_ENV=bench mix run bench/sched_monitor.exs --quick
 fi

@@ -54,5 +54,7 @@ defmodule Tsunami.Native do
   def delete_object(_tab, _obj), do: nif()
   def take(_tab, _key), do: nif()
   def update_counter(_tab, _key, _ops, _default), do: nif()
+  def update_counter_dirty(_tab, _key, _ops, _default), do: nif()
+  def info_stats_dirty(_tab), do: nif()
   def update_element(_tab, _key, _ops, _default), do: nif()
 end

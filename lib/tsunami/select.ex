@@ -61,19 +61,11 @@ defmodule Tsunami.Select do
   defp engine?({_erl, ms}), do: ms != :unsupported
   defp engine?(:none), do: false
 
-  # Keys that a spec's clauses bind fully at `keypos`, or :scan.
+  # Keys that a spec's clauses bind fully at `keypos` (each once), or :scan.
   defp bound_keys(spec, keypos) do
-    Enum.reduce_while(spec, [], fn
-      {head, _guards, _body}, acc when is_tuple(head) and tuple_size(head) >= keypos ->
-        key = elem(head, keypos - 1)
-        if ground?(key), do: {:cont, [key | acc]}, else: {:halt, :scan}
-
-      _, _ ->
-        {:halt, :scan}
-    end)
-    |> case do
+    case clause_keys(spec, keypos) do
       :scan -> :scan
-      keys -> keys |> Enum.reverse() |> Enum.uniq()
+      keys -> Enum.uniq(keys)
     end
   end
 
@@ -163,23 +155,33 @@ defmodule Tsunami.Select do
   # All results of `spec` over the table, in table order.
   def all(tab, spec) do
     {tab, keypos} = Native.resolve(tab)
+
+    case by_key(tab, spec, keypos) do
+      nil ->
+        all_compiled(tab, spec, keypos)
+
+      groups ->
+        Enum.flat_map(groups, fn {key, compiled} -> keys_select(tab, compiled, [key], keypos) end)
+    end
+  end
+
+  defp all_compiled(tab, spec, keypos) do
     compiled = compile!(spec)
 
     case compiled != :none and bound_keys(spec, keypos) do
-      false ->
-        []
+      false -> []
+      :scan -> scan_all(tab, compiled)
+      keys -> keys_select(tab, compiled, keys, keypos)
+    end
+  end
 
-      :scan ->
-        scan_all(tab, compiled)
-
-      keys ->
-        if engine?(compiled) do
-          {items, marker} = Native.select_keys(tab, elem(compiled, 1), keys, :select)
-          fix_fallbacks(items, marker, compiled)
-        else
-          objects = Enum.flat_map(keys, &Native.lookup(tab, &1))
-          run(in_table_order(tab, objects, keypos), compiled)
-        end
+  defp keys_select(tab, compiled, keys, keypos) do
+    if engine?(compiled) do
+      {items, marker} = Native.select_keys(tab, elem(compiled, 1), keys, :select)
+      fix_fallbacks(items, marker, compiled)
+    else
+      objects = Enum.flat_map(keys, &Native.lookup(tab, &1))
+      run(in_table_order(tab, objects, keypos), compiled)
     end
   end
 
@@ -188,6 +190,23 @@ defmodule Tsunami.Select do
   # (Needs an engine-compiled spec; the caller checks write access for :delete.)
   def count(tab, spec, mode) do
     {tab, keypos} = Native.resolve(tab)
+
+    case by_key(tab, spec, keypos) do
+      nil ->
+        count_compiled(tab, spec, keypos, mode)
+
+      groups ->
+        if Enum.all?(groups, fn {_, compiled} -> engine?(compiled) end) do
+          Enum.reduce(groups, 0, fn {key, compiled}, n ->
+            n + keys_count(tab, compiled, [key], mode)
+          end)
+        else
+          :fallback
+        end
+    end
+  end
+
+  defp count_compiled(tab, spec, keypos, mode) do
     compiled = compile!(spec)
 
     cond do
@@ -198,16 +217,76 @@ defmodule Tsunami.Select do
         :fallback
 
       true ->
-        {_erl, ms} = compiled
-
         case bound_keys(spec, keypos) do
-          :scan ->
-            count_scan(tab, compiled, mode, nil, 0)
-
-          keys ->
-            {n, fallbacks} = Native.select_keys(tab, ms, keys, nif_mode(mode))
-            n + count_fallbacks(tab, fallbacks, compiled, mode)
+          :scan -> count_scan(tab, compiled, mode, nil, 0)
+          keys -> keys_count(tab, compiled, keys, mode)
         end
+    end
+  end
+
+  defp keys_count(tab, {_erl, ms} = compiled, keys, mode) do
+    {n, fallbacks} = Native.select_keys(tab, ms, keys, nif_mode(mode))
+    n + count_fallbacks(tab, fallbacks, compiled, mode)
+  end
+
+  # Specs with more clauses than this, every one binding its key, run clause group by
+  # clause group (see by_key/3).
+  @group_above 16
+
+  # A spec whose many clauses all bind the key (10^5 keys in one spec): a head matches
+  # with =:=, so an object can only match the clauses naming its own key. Run as one
+  # spec, every object found would be tried against every clause (quadratic, as :ets
+  # does); instead the clauses are grouped by key (a map groups by =:=, keeping clause
+  # order within a group) and each group is compiled and run on its key's objects alone,
+  # one select_keys/4 call per key, so no call holds a scheduler long. Every group is
+  # compiled (and so validated) before any runs, so an invalid spec changes nothing.
+  # Groups come in first-clause order, on an ordered_set in key order (term order; 1
+  # and 1.0 are two groups, each matching only its own stored key). nil: not such a spec.
+  defp by_key(tab, spec, keypos) do
+    with true <- proper_length(spec) > @group_above,
+         keys when is_list(keys) <- clause_keys(spec, keypos) do
+      groups =
+        keys
+        |> Enum.zip(spec)
+        |> Enum.with_index()
+        |> Enum.group_by(fn {{key, _}, _} -> key end, fn {{_, clause}, i} -> {i, clause} end)
+        |> Enum.map(fn {key, [{first, _} | _] = clauses} ->
+          {first, key, Enum.map(clauses, &elem(&1, 1))}
+        end)
+
+      ordered = Native.info_item(tab, :type, node()) == :ordered_set
+
+      groups
+      |> Enum.sort_by(&elem(&1, 0))
+      |> then(&if ordered, do: Enum.sort_by(&1, fn {_, key, _} -> key end), else: &1)
+      |> Enum.map(fn {_, key, clauses} -> {key, compile!(clauses)} end)
+    else
+      _ -> nil
+    end
+  end
+
+  # An improper list (an invalid spec, refused by compile!/1) counts as no clauses.
+  defp proper_length(spec) when is_list(spec) do
+    length(spec)
+  rescue
+    ArgumentError -> 0
+  end
+
+  defp proper_length(_spec), do: 0
+
+  # The key each clause binds (in clause order), or :scan.
+  defp clause_keys(spec, keypos) do
+    Enum.reduce_while(spec, [], fn
+      {head, _guards, _body}, acc when is_tuple(head) and tuple_size(head) >= keypos ->
+        key = elem(head, keypos - 1)
+        if ground?(key), do: {:cont, [key | acc]}, else: {:halt, :scan}
+
+      _, _ ->
+        {:halt, :scan}
+    end)
+    |> case do
+      :scan -> :scan
+      keys -> Enum.reverse(keys)
     end
   end
 

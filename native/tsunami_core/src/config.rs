@@ -39,6 +39,11 @@ pub const MERGES_PER_DELETE: usize = 2;
 /// done off-thread is not chunked). About 1000 objects keeps a call well under 1 ms.
 pub const TRAVERSAL_CHUNK: usize = 1000;
 
+/// Tombstones and ghost objects that the last unfix of a hash table sweeps on the
+/// unfixing call; more are swept on the reaper thread (a sweep visits every chain that got
+/// a tombstone: about 0.1 µs per kept object, more on cache misses).
+pub const SWEEP_INLINE_LIMIT: usize = 2_000;
+
 /// Objects per call of `select_replace`'s walk. Each replacement decodes the spec's
 /// result and encodes it again as an object (about 0.6 µs, measured), several times
 /// the cost of visiting an object: 1000 replacements took 0.7 ms per call (median) and

@@ -3,12 +3,16 @@
 //! Dropping a million objects takes tens of milliseconds; a scheduler must not spend that
 //! inside `delete/1` or `delete_all_objects/1`. [`dispose`] hands such values to one
 //! background thread that drops them. Small values are dropped in place: a channel send
-//! costs more than freeing a few objects.
+//! costs more than freeing a few objects. [`run`] hands it other work that may take long
+//! and that nobody waits for (the sweep after a hash table's last unfix).
 
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Mutex, OnceLock};
 
-type Job = Box<dyn Send>;
+enum Job {
+    Drop(Box<dyn Send>),
+    Run(Box<dyn FnOnce() + Send>),
+}
 
 static REAPER: OnceLock<Mutex<Sender<Job>>> = OnceLock::new();
 
@@ -19,7 +23,13 @@ fn sender() -> &'static Mutex<Sender<Job>> {
             .name("tsunami-reaper".into())
             .spawn(move || {
                 for job in rx {
-                    drop(job);
+                    match job {
+                        Job::Drop(value) => drop(value),
+                        Job::Run(f) => {
+                            // A panic is a bug, but must not take the reaper down with it.
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+                        }
+                    }
                 }
             })
             .expect("spawn the tsunami reaper thread");
@@ -35,8 +45,21 @@ pub fn dispose<T: Send + 'static>(value: T, weight: usize) {
         drop(value);
         return;
     }
+    send(Job::Drop(Box::new(value)));
+}
+
+/// Runs `f` on the reaper thread, after what was handed to it before.
+pub fn run(f: impl FnOnce() + Send + 'static) {
+    send(Job::Run(Box::new(f)));
+}
+
+fn send(job: Job) {
     let tx = sender().lock().unwrap_or_else(|e| e.into_inner()).clone();
-    if let Err(e) = tx.send(Box::new(value)) {
-        drop(e.0); // the reaper is gone (VM shutting down): free here
+    if let Err(e) = tx.send(job) {
+        // The reaper is gone (VM shutting down): do it here.
+        match e.0 {
+            Job::Drop(value) => drop(value),
+            Job::Run(f) => f(),
+        }
     }
 }

@@ -129,6 +129,18 @@ impl Handle {
     }
 }
 
+impl Handle {
+    /// Another counted reference to the resource that `res` lives in.
+    pub fn from_res(res: &TableRes) -> Handle {
+        let p = NonNull::from(res);
+        // SAFETY: every `TableRes` is created inside a resource by `Handle::new` and never
+        // moved out of it; `res` is borrowed, so that resource is alive, and keeping it
+        // adds the reference this handle will release.
+        unsafe { sys::enif_keep_resource(p.as_ptr() as *const c_void) };
+        Handle(p)
+    }
+}
+
 impl Clone for Handle {
     fn clone(&self) -> Handle {
         // SAFETY: `self` holds a reference, so the resource is alive.

@@ -83,7 +83,7 @@ impl Cursor {
     /// garbage collected, which may be much later). Call with the `pos` lock held and
     /// `pos` already `None`.
     pub fn finish(&self) {
-        self.handle.table.storage_unchecked().end_traversal();
+        end_traversal(&self.handle);
     }
 }
 
@@ -94,8 +94,19 @@ impl Drop for Cursor {
         // the count balanced.
         let open = self.pos.get_mut().map_or(true, |p| p.is_some());
         if open {
-            self.handle.table.storage_unchecked().end_traversal();
+            end_traversal(&self.handle);
         }
+    }
+}
+
+/// Releases one fixation of the table. The last one's sweep (tombstones and ghosts the
+/// fixation kept: up to the whole table) runs on the reaper thread, holding the table
+/// until it is done, so no unfixing call (`safe_fixtable/2`, the end of a walk, a
+/// fixer's exit) holds a scheduler for it.
+pub fn end_traversal(res: &TableRes) {
+    if res.table.storage_unchecked().end_traversal_deferred() {
+        let handle = Handle::from_res(res);
+        tsunami_core::reaper::run(move || handle.table.storage_unchecked().sweep_kept());
     }
 }
 
@@ -324,7 +335,7 @@ pub fn unfix(env: Env, h: &Handle, pid: u64) {
     if f.by_pid[i].1 == 0 {
         let (_, _, mon) = f.by_pid.swap_remove(i);
         demonitor(env, h, &mon);
-        h.table.storage_unchecked().end_traversal();
+        end_traversal(h);
     }
 }
 
@@ -345,7 +356,7 @@ pub fn release_dead_fixers(env: Env, h: &Handle) {
         }
         let (_, _, mon) = f.by_pid.swap_remove(i);
         demonitor(env, h, &mon); // the monitor's `down` then finds nothing to release
-        h.table.storage_unchecked().end_traversal();
+        end_traversal(h);
     }
 }
 
@@ -353,7 +364,7 @@ fn release_fixations(res: &TableRes, pid: u64) {
     let mut f = res.fixations.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(i) = f.by_pid.iter().position(|e| e.0 == pid) {
         f.by_pid.swap_remove(i); // its monitor has fired
-        res.table.storage_unchecked().end_traversal();
+        end_traversal(res);
     }
 }
 

@@ -312,6 +312,34 @@ impl Storage {
         dispatch!(self, b => b.unfix())
     }
 
+    /// [`Storage::end_traversal`] without the sweep that the last unfix of a hash table
+    /// owes: true when [`Storage::sweep_kept`] must be called (off the caller's thread:
+    /// it is linear in the tombstones and ghosts the fixation kept).
+    pub fn end_traversal_deferred(&self) -> bool {
+        match self {
+            Storage::Hash(h) => h.unfix_deferred(),
+            Storage::Tree(t) => {
+                t.unfix();
+                false
+            }
+        }
+    }
+
+    /// Objects kept for fixations (tombstones, ghosts): 0 for a tree.
+    pub fn kept(&self) -> usize {
+        match self {
+            Storage::Hash(h) => h.kept(),
+            Storage::Tree(_) => 0,
+        }
+    }
+
+    /// Frees what fixations kept (tombstones, ghosts), unless the table is fixed again.
+    pub fn sweep_kept(&self) {
+        if let Storage::Hash(h) = self {
+            h.sweep();
+        }
+    }
+
     /// Visits objects from `at` until about `max` were seen; where to resume, or `None` at
     /// the end.
     pub fn visit(&self, at: &Resume, max: usize, f: impl FnMut(&Obj)) -> Option<Resume> {
@@ -470,38 +498,15 @@ impl Storage {
 
     /// `slot/2`: the objects of slot `i` (a bucket of a hash table, the `i`-th object of a
     /// tree). `Ok(false)` one past the last slot, `Err` beyond.
-    pub fn slot(&self, i: usize, mut f: impl FnMut(&Obj)) -> Result<bool> {
+    pub fn slot(&self, i: usize, f: impl FnMut(&Obj)) -> Result<bool> {
         match self {
             Storage::Hash(h) => h.slot(i, f),
-            Storage::Tree(t) => {
-                let mut seen = 0;
-                let mut at: Option<Vec<u8>> = None;
-                while seen <= i {
-                    let start = match &at {
-                        Some(k) => std::ops::Bound::Excluded(k.as_slice()),
-                        None => std::ops::Bound::Unbounded,
-                    };
-                    let mut hit = false;
-                    at = t.visit(start, 1, |o| {
-                        if seen == i {
-                            f(o);
-                            hit = true;
-                        }
-                        seen += 1;
-                    });
-                    if hit {
-                        return Ok(true);
-                    }
-                    if at.is_none() {
-                        break;
-                    }
-                }
-                if seen == i {
-                    Ok(false)
-                } else {
-                    Err(crate::error::Cause::Type.into())
-                }
-            }
+            // `nth` answers how many objects there were when `i` is past the end.
+            Storage::Tree(t) => match t.nth(i, f) {
+                None => Ok(true),
+                Some(n) if n == i => Ok(false),
+                Some(_) => Err(crate::error::Cause::Type.into()),
+            },
         }
     }
 

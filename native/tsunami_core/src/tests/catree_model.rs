@@ -464,6 +464,35 @@ fn traversals_and_batches_race_forced_splits_and_joins() {
     assert_eq!(even(&all_keys(&t)), expected);
 }
 
+/// `nth` (`slot/2`) over several base nodes agrees with a walk, and says how many objects
+/// there are when asked past the end.
+#[test]
+fn nth_skips_base_nodes_by_size() {
+    let n = 3_000i64;
+    let t = CaTree::new();
+    for k in 0..n {
+        t.insert(obj(k, 0));
+    }
+    for k in (100..n).step_by(400) {
+        t.force_adapt(&key(k), true);
+    }
+    assert!(t.base_node_count() > 1, "forced splits took effect");
+    let keys = all_keys(&t);
+    for i in (0..n as usize).step_by(37).chain([n as usize - 1]) {
+        let mut got = None;
+        assert_eq!(t.nth(i, |o| got = Some(o.key().to_vec())), None);
+        assert_eq!(got.as_ref(), Some(&keys[i]), "slot {i}");
+    }
+    assert_eq!(
+        t.nth(n as usize, |_| panic!("no such object")),
+        Some(n as usize)
+    );
+    assert_eq!(
+        t.nth(n as usize + 5, |_| panic!("no such object")),
+        Some(n as usize)
+    );
+}
+
 fn all_keys(t: &CaTree) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     t.visit(Bound::Unbounded, usize::MAX, |o| out.push(o.key().to_vec()));

@@ -22,6 +22,7 @@ use crate::convert::{self, caller, decode, encode_key, encode_object, word};
 use crate::error::{badarg, NifResult, OrRaise};
 use crate::resource::{handle_of, with_live, Cursor};
 use rustler::{Encoder, Env, Resource, ResourceArc, Term};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tsunami_core::backend::{Edit, Storage, Verdict};
 use tsunami_core::config::{REPLACE_CHUNK, TRAVERSAL_CHUNK};
@@ -495,13 +496,20 @@ fn select_keys<'a>(
         encoded.sort_by(|a, b| order::compare(&a.1, &b.1));
         encoded.dedup_by(|a, b| order::equal(&a.1, &b.1));
     } else {
-        let mut unique: Vec<(u64, Vec<u8>)> = Vec::with_capacity(encoded.len());
-        for k in encoded {
-            if !unique.iter().any(|u| u.0 == k.0 && term::same(&u.1, &k.1)) {
-                unique.push(k);
+        // Keys that match (`term::same`) have equal hashes: compare only within a hash,
+        // so k keys cost O(k), not O(k²). The first of equal keys stays, in place.
+        let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::with_capacity(encoded.len());
+        let mut keep = vec![true; encoded.len()];
+        for (i, (hash, key)) in encoded.iter().enumerate() {
+            let same_hash = by_hash.entry(*hash).or_default();
+            if same_hash.iter().any(|&j| term::same(&encoded[j].1, key)) {
+                keep[i] = false;
+            } else {
+                same_hash.push(i);
             }
         }
-        encoded = unique;
+        let mut keep = keep.into_iter();
+        encoded.retain(|_| keep.next().unwrap_or(true));
     }
     let vm = NifVm(env);
     let renv = run_env(env, &vm, &spec);

@@ -404,6 +404,50 @@ impl Avl {
         best
     }
 
+    /// How many keys lie before `lower` (all keys below it, and the bound's own key when
+    /// it is excluded): O(log n) with the subtree counts.
+    pub fn rank_below(&self, lower: Bound<&[u8]>) -> usize {
+        let (key, strict) = match lower {
+            Bound::Unbounded => return 0,
+            Bound::Included(k) => (k, true),
+            Bound::Excluded(k) => (k, false),
+        };
+        let ks = small_int(key);
+        let (mut cur, mut rank) = (&self.root, 0);
+        while let Some(n) = cur {
+            // Is the node's key before the bound (below it; or equal to an excluded one)?
+            let before = match cmp_node(key, ks, n) {
+                Ordering::Greater => true,
+                Ordering::Equal => !strict,
+                Ordering::Less => false,
+            };
+            if before {
+                rank += count(&n.left) + 1;
+                cur = &n.right;
+            } else {
+                cur = &n.left;
+            }
+        }
+        rank
+    }
+
+    /// The object at position `i` (0-based) in key order: O(log n).
+    pub fn nth(&self, mut i: usize) -> Option<&Obj> {
+        let mut cur = &self.root;
+        while let Some(n) = cur {
+            let left = count(&n.left);
+            match i.cmp(&left) {
+                Ordering::Less => cur = &n.left,
+                Ordering::Equal => return Some(&n.obj),
+                Ordering::Greater => {
+                    i -= left + 1;
+                    cur = &n.right;
+                }
+            }
+        }
+        None
+    }
+
     /// Calls `f` in key order on the objects within `lower` until it returns false;
     /// returns false if it was stopped.
     pub fn walk(&self, lower: Bound<&[u8]>, mut f: impl FnMut(&Obj) -> bool) -> bool {
@@ -564,6 +608,25 @@ mod tests {
             true
         });
         assert_eq!(seen, vec![key(30), key(20), key(10), key(0)]);
+    }
+
+    #[test]
+    fn rank_and_nth_follow_key_order() {
+        let mut t = Avl::new();
+        for k in (0..100).step_by(10) {
+            t.insert(obj(k, b""));
+        }
+        for i in 0..10 {
+            assert_eq!(t.nth(i).unwrap().key(), key(10 * i as i64));
+        }
+        assert!(t.nth(10).is_none());
+        assert_eq!(t.rank_below(Bound::Unbounded), 0);
+        assert_eq!(t.rank_below(Bound::Included(&key(30))), 3);
+        assert_eq!(t.rank_below(Bound::Excluded(&key(30))), 4);
+        assert_eq!(t.rank_below(Bound::Included(&key(35))), 4);
+        assert_eq!(t.rank_below(Bound::Excluded(&key(35))), 4);
+        assert_eq!(t.rank_below(Bound::Excluded(&key(90))), 10);
+        assert_eq!(t.rank_below(Bound::Included(&key(-1))), 0);
     }
 
     #[test]

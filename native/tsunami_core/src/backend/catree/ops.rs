@@ -299,6 +299,28 @@ impl CaTree {
         self.visit_dir(start, max, true, f)
     }
 
+    /// `slot/2`: calls `f` on the `i`-th object in key order (0-based) and returns `None`;
+    /// `Some(objects in the table)` when it has `i` objects or fewer. Whole base nodes are skipped by
+    /// their size and the object found by rank inside one, so the call is
+    /// O(base nodes + log n), not O(i).
+    pub fn nth(&self, i: usize, f: impl FnOnce(&Obj)) -> Option<usize> {
+        let (mut left, mut f) = (i, Some(f));
+        self.each_leaf(Bound::Unbounded, None, false, |avl, bound, _| {
+            let below = avl.rank_below(bound);
+            let here = avl.len() - below;
+            if left < here {
+                if let (Some(o), Some(f)) = (avl.nth(below + left), f.take()) {
+                    f(o);
+                }
+                return false;
+            }
+            left -= here;
+            true
+        });
+        // `f` unused: no object at `i`, and the table holds `i - left` objects.
+        f.map(|_| i - left)
+    }
+
     fn visit_dir(
         &self,
         start: Bound<&[u8]>,

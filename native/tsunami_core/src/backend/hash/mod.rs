@@ -115,8 +115,30 @@ impl HashTable {
     /// Releases one fixation. The last one sweeps out the tombstones and ghosts that
     /// deletions left while the table was fixed.
     pub fn unfix(&self) {
-        if self.fixed.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.unfix_deferred() {
             self.sweep();
+        }
+    }
+
+    /// Releases one fixation without sweeping: true when it was the last and something
+    /// is kept, so the caller must call [`HashTable::sweep`] (the NIF crate does that on
+    /// a background thread: a sweep is linear in what the fixation kept, up to the whole
+    /// table). Until then the tombstones stay in their chains, which every operation
+    /// already tolerates on an unfixed table (the same window exists between the last
+    /// unfix and the end of an inline sweep).
+    ///
+    /// A sweep of at most [`config::SWEEP_INLINE_LIMIT`] kept objects is done here.
+    pub fn unfix_deferred(&self) -> bool {
+        if self.fixed.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return false;
+        }
+        match self.kept() {
+            0 => false,
+            n if n <= config::SWEEP_INLINE_LIMIT => {
+                self.sweep();
+                false
+            }
+            _ => true,
         }
     }
 
@@ -124,7 +146,7 @@ impl HashTable {
     /// alone (checked under its lock, which every deletion also holds: a tombstone made
     /// under a new fixation is never swept while that fixation lasts); the next unfix
     /// sweeps it.
-    fn sweep(&self) {
+    pub fn sweep(&self) {
         let mut garbage = Vec::new();
         for s in self.shards.iter() {
             if s.read().kept() == 0 {
