@@ -18,11 +18,20 @@
 //! makes them atomic and isolated and cannot deadlock. Readers never block readers.
 //!
 //! ## Iteration
-//! Traversal order is shard, then bucket, then chain. A split moves objects to a later
-//! bucket and a merge to an earlier one, so a traversal that spans several calls *fixes*
-//! the table ([`HashTable::fix`]): while fixed, shards neither split nor merge, and a
-//! position stays valid. Unfixed `next/2` may miss or repeat objects under concurrent
-//! resizing, which `:ets` also allows.
+//! Traversal order is shard, then *walk position* (the bucket hash with its bits
+//! reversed, see [`shard`]), then chain. Each bucket covers one interval of positions, a
+//! split halves an interval and a merge joins two, so a position is meaningful in every
+//! layout: a chunked walk (`select/3` continuations, `tab2list`, `select_delete`, ...)
+//! remembers only the shard and the position where its next bucket starts, holds no
+//! fixation between calls, and still visits every object that stays in the table
+//! exactly once, even when shards split or merge in between. Objects inserted or deleted
+//! meanwhile may or may not be seen, as with ETS. Unfixed `next/2` goes on from the
+//! key's own position, so it too survives resizing; it fails (badarg) only when the key
+//! itself is gone.
+//!
+//! ## Fixation
+//! `safe_fixtable/2` *fixes* the table ([`HashTable::fix`]): while fixed, shards neither
+//! split nor merge, so `slot/2` numbers stay put, and deletions keep their places.
 //!
 //! Deleting while fixed keeps the deleted key's place, as ETS's pseudo-deleted objects
 //! do: the object leaves the chain and a *tombstone* (just the key, flagged dead) takes
@@ -118,6 +127,18 @@ impl HashTable {
         if self.fixed.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.sweep();
         }
+    }
+
+    /// Empties the table atomically whether or not it is fixed, dropping what fixations
+    /// kept too (tombstones, ghosts): `delete/1`, which must free the contents at once even
+    /// while some process still holds a fixation. Returns the old shards for the caller to
+    /// free off its path. A later `unfix` finds nothing to sweep.
+    pub fn purge(&self) -> Vec<Shard> {
+        let mut guards: Vec<_> = self.shards.iter().map(|s| s.write()).collect();
+        guards
+            .iter_mut()
+            .map(|g| std::mem::replace(&mut **g, Shard::new(self.shard_bits)))
+            .collect()
     }
 
     /// Frees what fixations kept, shard by shard. A shard fixed again meanwhile is left
@@ -303,37 +324,48 @@ impl HashTable {
                 .sum::<usize>()
     }
 
+    /// The walk position of an object (within its shard).
+    #[inline]
+    fn pos_of(&self, obj: &Obj) -> u64 {
+        shard::walk_pos(self.bucket_hash(obj.hash()))
+    }
+
     /// Visits objects from `pos` on, whole buckets at a time, until at least `max` were
     /// visited or the table ends. Returns the position to resume from, or `None` at the end.
-    /// Positions stay valid across calls only while the table is fixed.
+    /// A position stays meaningful whatever happens to the table in between (see the
+    /// module notes); nothing needs to be fixed.
     pub fn visit(&self, pos: Position, max: usize, mut f: impl FnMut(&Obj)) -> Option<Position> {
         let mut seen = 0;
         let mut pos = pos;
         while pos.shard < self.shards.len() {
             let shard = self.shards[pos.shard].read();
-            for b in pos.bucket..(pos.bucket + config::WALK_PREFETCH).min(shard.bucket_count()) {
-                shard.prefetch_bucket(b);
+            let mut steps = Steps::new(pos.at);
+            // Objects are scattered in memory: ask for the ones a few buckets ahead early.
+            let mut ahead = steps.clone();
+            for _ in 0..config::WALK_PREFETCH {
+                ahead.prefetch_next(&shard);
             }
-            while pos.bucket < shard.bucket_count() {
-                // Objects are scattered in memory: ask for the ones a few buckets ahead now.
-                shard.prefetch_bucket(pos.bucket + config::WALK_PREFETCH);
-                seen += shard.for_bucket(pos.bucket, &mut f);
-                pos.bucket += 1;
+            while let Some((b, from)) = steps.next(&shard) {
+                ahead.prefetch_next(&shard);
+                seen += match from {
+                    None => shard.for_bucket(b, &mut f),
+                    Some(from) => shard.for_bucket_in(b, from.., &mut f),
+                };
                 if seen >= max {
-                    return Some(pos);
+                    return steps.resume(pos.shard);
                 }
             }
             pos = Position {
                 shard: pos.shard + 1,
-                bucket: 0,
+                at: 0,
             };
         }
         None
     }
 
     /// [`HashTable::visit`] backwards: the same objects in exactly the reverse order,
-    /// from `pos` down (start at [`HashTable::end_position`]). A position here names the
-    /// bucket *after* the next one to visit.
+    /// from `pos` down (start at [`HashTable::end_position`]). A position here is the
+    /// last walk position still to visit in its shard.
     pub fn visit_rev(
         &self,
         pos: Position,
@@ -343,43 +375,63 @@ impl HashTable {
         let mut seen = 0;
         let mut pos = pos;
         loop {
-            if pos.bucket == 0 {
-                if pos.shard == 0 {
-                    return None;
-                }
-                pos = Position {
-                    shard: pos.shard - 1,
-                    bucket: usize::MAX,
-                };
-            }
             let shard = self.shards.get(pos.shard)?.read();
-            pos.bucket = pos.bucket.min(shard.bucket_count());
-            while pos.bucket > 0 {
-                pos.bucket -= 1;
-                if let Some(ahead) = pos.bucket.checked_sub(config::WALK_PREFETCH) {
-                    shard.prefetch_bucket(ahead);
+            let mut at = Some(pos.at);
+            let mut ahead = at;
+            let step_back = |at: &mut Option<u64>| {
+                let a = (*at)?;
+                let (b, start, end) = shard.bucket_at(a);
+                *at = start.checked_sub(1);
+                let whole = end.map_or(a == u64::MAX, |e| e - 1 == a);
+                Some((b, (!whole).then_some(start..=a)))
+            };
+            let prefetch = |ahead: &mut Option<u64>| {
+                if let Some((b, _)) = step_back(ahead) {
+                    shard.prefetch_bucket(b);
                 }
-                seen += shard.for_bucket_rev(pos.bucket, &mut f);
+            };
+            for _ in 0..config::WALK_PREFETCH {
+                prefetch(&mut ahead);
+            }
+            while let Some((b, part)) = step_back(&mut at) {
+                prefetch(&mut ahead);
+                seen += match part {
+                    None => shard.for_bucket_rev(b, &mut f),
+                    Some(range) => shard.for_bucket_rev_in(b, range, &mut f),
+                };
                 if seen >= max {
-                    return Some(pos);
+                    return match at {
+                        Some(a) => Some(Position {
+                            shard: pos.shard,
+                            at: a,
+                        }),
+                        None => pos.shard.checked_sub(1).map(|s| Position {
+                            shard: s,
+                            at: u64::MAX,
+                        }),
+                    };
                 }
             }
+            pos = Position {
+                shard: pos.shard.checked_sub(1)?,
+                at: u64::MAX,
+            };
         }
     }
 
-    /// Where a backward walk starts: past the last bucket of the last shard.
+    /// Where a backward walk starts: the last position of the last shard.
     pub fn end_position(&self) -> Position {
         Position {
-            shard: self.shards.len(),
-            bucket: 0,
+            shard: self.shards.len() - 1,
+            at: u64::MAX,
         }
     }
 
     /// Like [`HashTable::visit`], under each shard's write lock, removing the objects for
     /// which `doomed` returns true (appended to `garbage`). `doomed` sees every live
-    /// object once, in walk order. Only while the table is fixed (positions must stay
-    /// valid), so a key that loses all its objects leaves a tombstone, as with
-    /// [`HashTable::delete_object`].
+    /// object once, in walk order. While the table is fixed a key that loses all its
+    /// objects leaves a tombstone, as with [`HashTable::delete_object`]; otherwise each
+    /// shard merges buckets back, as deletions make it sparse, before the walk leaves it.
     pub fn visit_remove(
         &self,
         pos: Position,
@@ -387,14 +439,14 @@ impl HashTable {
         mut doomed: impl FnMut(&Obj) -> bool,
         garbage: &mut Garbage,
     ) -> Option<Position> {
-        debug_assert!(self.is_fixed(), "a walk keeps the table fixed");
-        let keep_places = !self.resizable();
         // Decisions for one bucket's live objects: the spec runs once per object, and a
         // bucket with nothing to remove is left untouched.
         let mut verdicts: Vec<bool> = Vec::new();
-        self.walk_write(pos, max, |shard, bucket| {
+        self.walk_write(pos, max, |shard, bucket, from, keep_places| {
             verdicts.clear();
-            let n = shard.for_bucket(bucket, |o| verdicts.push(doomed(o)));
+            let n = shard.for_bucket(bucket, |o| {
+                verdicts.push(from.is_none_or(|from| shard.pos_of(o) >= from) && doomed(o))
+            });
             if verdicts.contains(&true) {
                 let mut v = verdicts.iter();
                 garbage.extend(
@@ -409,9 +461,9 @@ impl HashTable {
 
     /// Like [`HashTable::visit`], under each shard's write lock, putting what `f` returns
     /// in each object's place (see [`Shard::edit_bucket`]): `select_replace`, which
-    /// replaces every object atomically with respect to other writers of its key. The
-    /// table must be fixed (positions stay valid). Replaced objects are appended to
-    /// `garbage`. A [`Halt`] ends the walk (`None` position) and is returned with it.
+    /// replaces every object atomically with respect to other writers of its key.
+    /// Replaced objects are appended to `garbage`. A [`Halt`] ends the walk (`None`
+    /// position) and is returned with it.
     pub fn visit_edit(
         &self,
         pos: Position,
@@ -419,10 +471,20 @@ impl HashTable {
         mut f: impl FnMut(&Obj) -> Edit,
         garbage: &mut Garbage,
     ) -> (Option<Position>, Option<Halt>) {
-        debug_assert!(self.is_fixed(), "a walk keeps the table fixed");
         let mut halted = None;
-        let next = self.walk_write(pos, max, |shard, bucket| {
-            let (n, halt) = shard.edit_bucket(bucket, &mut f, garbage);
+        let next = self.walk_write(pos, max, |shard, bucket, from, _| {
+            let (n, halt) = match from {
+                None => shard.edit_bucket(bucket, &mut f, garbage),
+                Some(from) => {
+                    // Entered in its middle (a merge since the last call): only the
+                    // objects from `from` on are still to visit.
+                    let mut part = |o: &Obj| match self.pos_of(o) >= from {
+                        true => f(o),
+                        false => Edit::Keep,
+                    };
+                    shard.edit_bucket(bucket, &mut part, garbage)
+                }
+            };
             halted = halt;
             halted.is_none().then_some(n)
         });
@@ -430,33 +492,55 @@ impl HashTable {
     }
 
     /// The forward walk of [`HashTable::visit`] under each shard's *write* lock, a bucket
-    /// at a time: `on_bucket(shard, bucket)` returns how many objects it saw, or `None`
-    /// to stop the walk there. Returns the position to resume from (`None` at the end of
-    /// the table or when stopped).
+    /// at a time: `on_bucket(shard, bucket, from, fixed)` (`from`: the first position
+    /// still to visit when the bucket is entered in its middle; `fixed`: whether the table
+    /// is fixed, so deletions keep their places) returns how many objects it saw, or
+    /// `None` to stop the walk there. Returns the position to resume from (`None` at the
+    /// end of the table or when stopped). An unfixed shard that became sparse merges
+    /// buckets back before the walk leaves it.
     fn walk_write(
         &self,
         pos: Position,
         max: usize,
-        mut on_bucket: impl FnMut(&mut Shard, usize) -> Option<usize>,
+        mut on_bucket: impl FnMut(&mut Shard, usize, Option<u64>, bool) -> Option<usize>,
     ) -> Option<Position> {
         let mut seen = 0;
         let mut pos = pos;
         while pos.shard < self.shards.len() {
             let mut shard = self.shards[pos.shard].write();
-            for b in pos.bucket..(pos.bucket + config::WALK_PREFETCH).min(shard.bucket_count()) {
-                shard.prefetch_bucket(b);
+            // Checked under the shard lock, which `fix` needs no part of, but every
+            // deletion takes: a fixation that starts during the walk sees the buckets as
+            // this walk leaves them (see `sweep`).
+            let fixed = !self.resizable();
+            let mut steps = Steps::new(pos.at);
+            let mut ahead = steps.clone();
+            for _ in 0..config::WALK_PREFETCH {
+                ahead.prefetch_next(&shard);
             }
-            while pos.bucket < shard.bucket_count() {
-                shard.prefetch_bucket(pos.bucket + config::WALK_PREFETCH);
-                seen += on_bucket(&mut shard, pos.bucket)?;
-                pos.bucket += 1;
+            let mut stop = false;
+            while let Some((b, from)) = steps.next(&shard) {
+                ahead.prefetch_next(&shard);
+                let Some(n) = on_bucket(&mut shard, b, from, fixed) else {
+                    stop = true;
+                    break;
+                };
+                seen += n;
                 if seen >= max {
-                    return Some(pos);
+                    break;
                 }
+            }
+            if !fixed {
+                shard.shrink_to_load();
+            }
+            if stop {
+                return None;
+            }
+            if seen >= max {
+                return steps.resume(pos.shard);
             }
             pos = Position {
                 shard: pos.shard + 1,
-                bucket: 0,
+                at: 0,
             };
         }
         None
@@ -482,19 +566,15 @@ impl HashTable {
 
     /// The first key in traversal order, given to `f`.
     pub fn first<R>(&self, f: impl FnOnce(&Obj) -> R) -> Option<R> {
-        self.first_from(Position::default(), f)
+        self.first_from_shard(0, f)
     }
 
-    fn first_from<R>(&self, mut pos: Position, f: impl FnOnce(&Obj) -> R) -> Option<R> {
-        while pos.shard < self.shards.len() {
-            let shard = self.shards[pos.shard].read();
-            if let Some(obj) = shard.first_from(pos.bucket) {
+    fn first_from_shard<R>(&self, from: usize, f: impl FnOnce(&Obj) -> R) -> Option<R> {
+        for s in self.shards.iter().skip(from) {
+            let shard = s.read();
+            if let Some(obj) = shard.first_from(0) {
                 return Some(f(obj));
             }
-            pos = Position {
-                shard: pos.shard + 1,
-                bucket: 0,
-            };
         }
         None
     }
@@ -506,14 +586,10 @@ impl HashTable {
         let shard = self.shards[s].read();
         match shard.after_key(self.bucket_hash(hash), hash, key) {
             None => Err(Cause::Type.into()),
-            Some(Ok(obj)) => Ok(Some(f(obj))),
-            Some(Err(next_bucket)) => {
+            Some(Some(obj)) => Ok(Some(f(obj))),
+            Some(None) => {
                 drop(shard);
-                let pos = Position {
-                    shard: s,
-                    bucket: next_bucket,
-                };
-                Ok(self.first_from(pos, f))
+                Ok(self.first_from_shard(s + 1, f))
             }
         }
     }
@@ -566,5 +642,48 @@ impl HashTable {
             let s = s.read();
             s.check_invariants(self.mode, |h| self.shard_of(h) == i);
         }
+    }
+}
+
+/// A walk's steps through one shard, bucket by bucket in walk-position order: each step
+/// finds the bucket holding the next position in the shard's current layout.
+#[derive(Clone)]
+struct Steps {
+    /// The next position to visit; `None` past the shard's last bucket.
+    at: Option<u64>,
+}
+
+impl Steps {
+    fn new(at: u64) -> Steps {
+        Steps { at: Some(at) }
+    }
+
+    /// The next bucket, and the first position in it still to visit when the walk enters
+    /// it in its middle (its bucket was merged since the position was handed out).
+    #[inline]
+    fn next(&mut self, shard: &Shard) -> Option<(usize, Option<u64>)> {
+        let at = self.at?;
+        let (b, start, end) = shard.bucket_at(at);
+        self.at = end;
+        Some((b, (start < at).then_some(at)))
+    }
+
+    /// Steps once and prefetches that bucket's first object (a look-ahead cursor).
+    #[inline]
+    fn prefetch_next(&mut self, shard: &Shard) {
+        if let Some((b, _)) = self.next(shard) {
+            shard.prefetch_bucket(b);
+        }
+    }
+
+    /// Where a walk that stopped after this step resumes.
+    fn resume(&self, shard: usize) -> Option<Position> {
+        Some(match self.at {
+            Some(at) => Position { shard, at },
+            None => Position {
+                shard: shard + 1,
+                at: 0,
+            },
+        })
     }
 }

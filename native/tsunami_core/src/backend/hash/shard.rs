@@ -7,6 +7,22 @@
 //!
 //! Addressing: with `level` L and split pointer `p`, a bucket hash `h` lives in bucket
 //! `h mod MIN·2^L`, or `h mod MIN·2^(L+1)` when that is below `p` (already split).
+//!
+//! Walk order: by *walk position*, the bucket hash with its bits reversed
+//! ([`walk_pos`]). A bucket addressed by the low `d` bits of the bucket hash holds exactly
+//! the positions whose top `d` bits are those bits reversed: one contiguous interval
+//! ([`Shard::bucket_at`]). A split cuts its bucket's interval in two halves, a merge joins
+//! two halves back, so an interval boundary of one layout is a boundary (or the inside of
+//! a merged bucket) in every later one, and a walk that resumes "at position `r`" never
+//! misses or repeats an object that stayed in the table, however the shard resized
+//! between its calls (the split-ordered lists of Shalev & Shavit, JACM 2006, use the same
+//! order for the same reason).
+//!
+//! Each chain is kept sorted by walk position (ties in insertion order): an insert links
+//! a new key in front of the first object with a higher position, a split partitions a
+//! chain stably, and a merge appends the upper half of an interval to the lower one. So
+//! the order of a walk (`select`, `tab2list`) and of `first/next` is one and the same:
+//! by position, then chain order, in every layout.
 
 use crate::backend::{Edit, Garbage, Halt, KeyMode};
 use crate::config::{GROW_LOAD, MERGES_PER_DELETE, SHARD_MIN_BUCKETS as MIN, SHRINK_DIVISOR};
@@ -212,6 +228,33 @@ impl Shard {
         }
     }
 
+    /// Address bits of the buckets that are not split at this level.
+    #[inline]
+    fn low_bits(&self) -> u32 {
+        MIN.trailing_zeros() + self.level
+    }
+
+    /// The bucket holding walk position `at`, and the positions it covers: `start` (at
+    /// most `at`) up to `end` (exclusive; `None` past the last position).
+    #[inline]
+    pub fn bucket_at(&self, at: u64) -> (usize, u64, Option<u64>) {
+        let b = self.address(at.reverse_bits());
+        let split_level = b < self.split || b >= (MIN << self.level);
+        let bits = self.low_bits() + u32::from(split_level);
+        if bits == 0 {
+            return (b, 0, None); // one bucket covers every position
+        }
+        let span = u64::BITS - bits;
+        let start = at & (u64::MAX << span);
+        (b, start, start.checked_add(1 << span))
+    }
+
+    /// The walk position of a stored object.
+    #[inline]
+    pub fn pos_of(&self, obj: &Obj) -> u64 {
+        walk_pos(self.bucket_hash_of(obj))
+    }
+
     #[inline]
     fn bucket(&self, i: usize) -> &Chain {
         match locate(i) {
@@ -289,6 +332,25 @@ impl Shard {
         n
     }
 
+    /// [`Shard::for_bucket_in`] in reverse chain order.
+    pub fn for_bucket_rev_in(
+        &self,
+        i: usize,
+        range: impl std::ops::RangeBounds<u64>,
+        mut f: impl FnMut(&Obj),
+    ) -> usize {
+        let mut objs: Vec<&Obj> = Vec::new();
+        let mut cur = self.bucket(i);
+        while let Some(node) = cur {
+            if !node.is_dead() && range.contains(&self.pos_of(node)) {
+                objs.push(node);
+            }
+            cur = node.next();
+        }
+        objs.iter().rev().for_each(|o| f(o));
+        objs.len()
+    }
+
     pub fn for_bucket(&self, i: usize, mut f: impl FnMut(&Obj)) -> usize {
         let mut n = 0;
         let mut cur = self.bucket(i);
@@ -302,25 +364,55 @@ impl Shard {
         n
     }
 
-    /// First object in bucket `from` or later.
-    pub fn first_from(&self, from: usize) -> Option<&Obj> {
-        (from..self.bucket_count()).find_map(|i| first_live(self.bucket(i)))
+    /// [`Shard::for_bucket`] on the objects whose walk position is in `range` (a bucket
+    /// a walk enters in its middle, after a merge).
+    pub fn for_bucket_in(
+        &self,
+        i: usize,
+        range: impl std::ops::RangeBounds<u64>,
+        mut f: impl FnMut(&Obj),
+    ) -> usize {
+        let mut n = 0;
+        let mut cur = self.bucket(i);
+        while let Some(node) = cur {
+            if !node.is_dead() && range.contains(&self.pos_of(node)) {
+                f(node);
+                n += 1;
+            }
+            cur = node.next();
+        }
+        n
     }
 
-    /// The first object after the run of `key`: `Ok(obj)` in the same bucket, `Err(i)` to
-    /// continue at bucket `i`, `None` when the key is absent. A key deleted while the
-    /// table is fixed still has its place (a tombstone), or, when `clear` removed it, a
-    /// ghost: then the walk goes on from the start of its bucket (everything there came
-    /// after the clear).
-    pub fn after_key(&self, bh: u64, hash: u64, key: &[u8]) -> Option<Result<&Obj, usize>> {
-        let i = self.address(bh);
+    /// The first object at walk position `at` or later.
+    pub fn first_from(&self, mut at: u64) -> Option<&Obj> {
+        loop {
+            let (b, start, end) = self.bucket_at(at);
+            let mut cur = self.bucket(b);
+            while let Some(n) = cur {
+                if !n.is_dead() && (start == at || self.pos_of(n) >= at) {
+                    return Some(n);
+                }
+                cur = n.next();
+            }
+            at = end?;
+        }
+    }
+
+    /// The first object after the run of `key` in walk order: `Some(Some(obj))`,
+    /// `Some(None)` when nothing follows it in this shard, `None` when the key is absent.
+    /// A key deleted while the table is fixed still has its place (a tombstone), or, when
+    /// `clear` removed it, a ghost: then the walk goes on from the start of its bucket
+    /// (everything there came after the clear).
+    pub fn after_key(&self, bh: u64, hash: u64, key: &[u8]) -> Option<Option<&Obj>> {
+        let (i, start, end) = self.bucket_at(walk_pos(bh));
         let mut cur = self.bucket(i);
         let mut found = false;
         while let Some(n) = cur {
             if n.has_key(hash, key) {
                 found = true;
             } else if found && !n.is_dead() {
-                return Some(Ok(n));
+                return Some(Some(n));
             }
             cur = n.next();
         }
@@ -328,15 +420,9 @@ impl Shard {
             if !self.ghost_has(bh, hash, key) {
                 return None;
             }
-            return Some(match self.first_from(i) {
-                Some(obj) => Ok(obj),
-                None => Err(self.bucket_count()),
-            });
+            return Some(self.first_from(start));
         }
-        Some(match self.first_from(i + 1) {
-            Some(obj) => Ok(obj),
-            None => Err(self.bucket_count()),
-        })
+        Some(end.and_then(|e| self.first_from(e)))
     }
 
     /// Inserts with the semantics of `mode`; replaced objects go to `garbage`.
@@ -345,7 +431,10 @@ impl Shard {
         let hash = obj.hash();
         self.count += 1;
         self.bytes += obj.heap_bytes();
-        // Walk to the end of the key's run (or the chain's end), deciding on the way.
+        // Walk to the end of the key's run (or to the first object with a higher walk
+        // position: chains are sorted by position), deciding on the way.
+        let pos = walk_pos(bh);
+        let shard_bits = self.shard_bits;
         let mut slot: &mut Chain = self.bucket_mut(i);
         let mut in_run = false;
         let mut removed: Option<Obj> = None;
@@ -379,7 +468,9 @@ impl Shard {
                     }
                     slot = slot.as_mut().expect("matched Some").next_mut();
                 }
-                Some(_) if !in_run => slot = slot.as_mut().expect("matched Some").next_mut(),
+                Some(cur) if !in_run && walk_pos(cur.hash() >> shard_bits) <= pos => {
+                    slot = slot.as_mut().expect("matched Some").next_mut()
+                }
                 _ => {
                     // End of the run (or of the chain): link in here.
                     *obj.next_mut() = slot.take();
@@ -572,6 +663,14 @@ impl Shard {
         }
     }
 
+    /// Merges buckets until the load is back above the shrink limit (after a walk that
+    /// removed many objects at once).
+    pub fn shrink_to_load(&mut self) {
+        while self.bucket_count() > MIN && self.count * SHRINK_DIVISOR < self.bucket_count() {
+            self.merge_one();
+        }
+    }
+
     fn split_one(&mut self) {
         let base = MIN << self.level;
         let from = self.split;
@@ -638,7 +737,10 @@ impl Shard {
             let mut cur = self.bucket(i);
             let mut keys: Vec<&[u8]> = Vec::new();
             let mut last_dead = false;
+            let mut last_pos = 0;
             while let Some(node) = cur {
+                assert!(self.pos_of(node) >= last_pos, "chain not in walk order");
+                last_pos = self.pos_of(node);
                 assert!(in_shard(node.hash()));
                 assert_eq!(
                     self.address(self.bucket_hash_of(node)),
@@ -668,15 +770,10 @@ impl Shard {
     }
 }
 
-/// The first object of a chain that is not a tombstone.
-fn first_live(mut cur: &Chain) -> Option<&Obj> {
-    while let Some(n) = cur {
-        if !n.is_dead() {
-            return Some(n);
-        }
-        cur = n.next();
-    }
-    None
+/// The walk position of a bucket hash: its bits reversed (see the module notes).
+#[inline]
+pub fn walk_pos(bh: u64) -> u64 {
+    bh.reverse_bits()
 }
 
 #[allow(clippy::vec_box)] // the nodes are relinked, not moved out of their boxes
