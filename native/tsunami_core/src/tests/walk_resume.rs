@@ -231,3 +231,37 @@ fn unfixed_next_survives_resizing() {
         t.check_invariants();
     }
 }
+
+/// Times a whole walk against the bucket-index-order walk it replaced, alternating, so
+/// that other load on the machine affects both alike. `cargo test --release -p
+/// tsunami_core walk_timing -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn walk_timing() {
+    let n: i64 = std::env::var("WALK_N").map_or(1_000_000, |v| v.parse().unwrap());
+    let t = HashTable::new(KeyMode::Unique, 64);
+    for k in 0..n {
+        t.insert(obj(k, k));
+    }
+    let (mut new, mut old) = (Vec::new(), Vec::new());
+    for _ in 0..9 {
+        let start = std::time::Instant::now();
+        let mut n = 0usize;
+        let mut at = Some(Position::default());
+        while let Some(p) = at {
+            at = t.visit(p, 1000, |o| n += o.body().len());
+        }
+        new.push(start.elapsed());
+        let start = std::time::Instant::now();
+        let mut m = 0usize;
+        t.visit_physical(|o| m += o.body().len());
+        old.push(start.elapsed());
+        assert_eq!(n, m);
+    }
+    new.sort();
+    old.sort();
+    eprintln!(
+        "walk position order: {:?}, bucket index order: {:?} (medians)",
+        new[4], old[4]
+    );
+}

@@ -339,20 +339,24 @@ impl HashTable {
         let mut pos = pos;
         while pos.shard < self.shards.len() {
             let shard = self.shards[pos.shard].read();
-            let mut steps = Steps::new(pos.at);
-            // Objects are scattered in memory: ask for the ones a few buckets ahead early.
-            let mut ahead = steps.clone();
-            for _ in 0..config::WALK_PREFETCH {
-                ahead.prefetch_next(&shard);
-            }
-            while let Some((b, from)) = steps.next(&shard) {
-                ahead.prefetch_next(&shard);
-                seen += match from {
+            let (order, mut partial) = shard.order(pos.at, false);
+            let mut steps = Lookahead::new(&shard, order);
+            while let Some(b) = steps.next(&shard) {
+                seen += match partial.take() {
                     None => shard.for_bucket(b, &mut f),
                     Some(from) => shard.for_bucket_in(b, from.., &mut f),
                 };
                 if seen >= max {
-                    return steps.resume(pos.shard);
+                    return Some(match steps.peek() {
+                        Some(at) => Position {
+                            shard: pos.shard,
+                            at,
+                        },
+                        None => Position {
+                            shard: pos.shard + 1,
+                            at: 0,
+                        },
+                    });
                 }
             }
             pos = Position {
@@ -361,6 +365,21 @@ impl HashTable {
             };
         }
         None
+    }
+
+    /// The walk before walk positions (bucket index order), for timing comparisons.
+    #[cfg(test)]
+    pub fn visit_physical(&self, mut f: impl FnMut(&Obj)) {
+        for s in self.shards.iter() {
+            let shard = s.read();
+            for b in 0..config::WALK_PREFETCH {
+                shard.prefetch_bucket(b);
+            }
+            for b in 0..shard.bucket_count() {
+                shard.prefetch_bucket(b + config::WALK_PREFETCH);
+                shard.for_bucket(b, &mut f);
+            }
+        }
     }
 
     /// [`HashTable::visit`] backwards: the same objects in exactly the reverse order,
@@ -376,34 +395,18 @@ impl HashTable {
         let mut pos = pos;
         loop {
             let shard = self.shards.get(pos.shard)?.read();
-            let mut at = Some(pos.at);
-            let mut ahead = at;
-            let step_back = |at: &mut Option<u64>| {
-                let a = (*at)?;
-                let (b, start, end) = shard.bucket_at(a);
-                *at = start.checked_sub(1);
-                let whole = end.map_or(a == u64::MAX, |e| e - 1 == a);
-                Some((b, (!whole).then_some(start..=a)))
-            };
-            let prefetch = |ahead: &mut Option<u64>| {
-                if let Some((b, _)) = step_back(ahead) {
-                    shard.prefetch_bucket(b);
-                }
-            };
-            for _ in 0..config::WALK_PREFETCH {
-                prefetch(&mut ahead);
-            }
-            while let Some((b, part)) = step_back(&mut at) {
-                prefetch(&mut ahead);
-                seen += match part {
+            let (order, mut partial) = shard.order(pos.at, true);
+            let mut steps = Lookahead::new(&shard, order);
+            while let Some(b) = steps.next(&shard) {
+                seen += match partial.take() {
                     None => shard.for_bucket_rev(b, &mut f),
-                    Some(range) => shard.for_bucket_rev_in(b, range, &mut f),
+                    Some(upto) => shard.for_bucket_rev_in(b, ..=upto, &mut f),
                 };
                 if seen >= max {
-                    return match at {
-                        Some(a) => Some(Position {
+                    return match steps.peek() {
+                        Some(at) => Some(Position {
                             shard: pos.shard,
-                            at: a,
+                            at,
                         }),
                         None => pos.shard.checked_sub(1).map(|s| Position {
                             shard: s,
@@ -512,15 +515,11 @@ impl HashTable {
             // deletion takes: a fixation that starts during the walk sees the buckets as
             // this walk leaves them (see `sweep`).
             let fixed = !self.resizable();
-            let mut steps = Steps::new(pos.at);
-            let mut ahead = steps.clone();
-            for _ in 0..config::WALK_PREFETCH {
-                ahead.prefetch_next(&shard);
-            }
+            let (order, mut partial) = shard.order(pos.at, false);
+            let mut steps = Lookahead::new(&shard, order);
             let mut stop = false;
-            while let Some((b, from)) = steps.next(&shard) {
-                ahead.prefetch_next(&shard);
-                let Some(n) = on_bucket(&mut shard, b, from, fixed) else {
+            while let Some(b) = steps.next(&shard) {
+                let Some(n) = on_bucket(&mut shard, b, partial.take(), fixed) else {
                     stop = true;
                     break;
                 };
@@ -529,6 +528,9 @@ impl HashTable {
                     break;
                 }
             }
+            // Where to resume, taken before a shrink changes the layout (a position stays
+            // meaningful across it).
+            let resume = steps.peek();
             if !fixed {
                 shard.shrink_to_load();
             }
@@ -536,7 +538,16 @@ impl HashTable {
                 return None;
             }
             if seen >= max {
-                return steps.resume(pos.shard);
+                return Some(match resume {
+                    Some(at) => Position {
+                        shard: pos.shard,
+                        at,
+                    },
+                    None => Position {
+                        shard: pos.shard + 1,
+                        at: 0,
+                    },
+                });
             }
             pos = Position {
                 shard: pos.shard + 1,
@@ -645,45 +656,66 @@ impl HashTable {
     }
 }
 
-/// A walk's steps through one shard, bucket by bucket in walk-position order: each step
-/// finds the bucket holding the next position in the shard's current layout.
-#[derive(Clone)]
-struct Steps {
-    /// The next position to visit; `None` past the shard's last bucket.
-    at: Option<u64>,
+/// A shard's buckets in walk order ([`shard::Order`]) with look-ahead: the bucket slots
+/// `2 * WALK_PREFETCH` buckets ahead and the first objects `WALK_PREFETCH` buckets ahead
+/// are asked for early (a walk goes through the bucket array in bit-reversed order, which
+/// the hardware prefetcher cannot guess, and objects are scattered in memory).
+struct Lookahead {
+    order: shard::Order,
+    /// Upcoming buckets with their edge positions, `len` of them from `head` (a ring).
+    ring: [(usize, u64); LOOKAHEAD],
+    head: usize,
+    len: usize,
 }
 
-impl Steps {
-    fn new(at: u64) -> Steps {
-        Steps { at: Some(at) }
-    }
+const LOOKAHEAD: usize = 2 * config::WALK_PREFETCH;
 
-    /// The next bucket, and the first position in it still to visit when the walk enters
-    /// it in its middle (its bucket was merged since the position was handed out).
-    #[inline]
-    fn next(&mut self, shard: &Shard) -> Option<(usize, Option<u64>)> {
-        let at = self.at?;
-        let (b, start, end) = shard.bucket_at(at);
-        self.at = end;
-        Some((b, (start < at).then_some(at)))
-    }
-
-    /// Steps once and prefetches that bucket's first object (a look-ahead cursor).
-    #[inline]
-    fn prefetch_next(&mut self, shard: &Shard) {
-        if let Some((b, _)) = self.next(shard) {
-            shard.prefetch_bucket(b);
+impl Lookahead {
+    fn new(shard: &Shard, order: shard::Order) -> Lookahead {
+        let mut la = Lookahead {
+            order,
+            ring: [(0, 0); LOOKAHEAD],
+            head: 0,
+            len: 0,
+        };
+        while la.len < LOOKAHEAD && la.fill(shard) {}
+        for k in 0..la.len.min(config::WALK_PREFETCH) {
+            shard.prefetch_bucket(la.ring[k].0);
         }
+        la
     }
 
-    /// Where a walk that stopped after this step resumes.
-    fn resume(&self, shard: usize) -> Option<Position> {
-        Some(match self.at {
-            Some(at) => Position { shard, at },
-            None => Position {
-                shard: shard + 1,
-                at: 0,
-            },
-        })
+    #[inline]
+    fn fill(&mut self, shard: &Shard) -> bool {
+        let Some(e) = self.order.next() else {
+            return false;
+        };
+        shard.prefetch_slot(e.0);
+        self.ring[(self.head + self.len) % LOOKAHEAD] = e;
+        self.len += 1;
+        true
+    }
+
+    /// The next bucket to visit.
+    #[inline]
+    fn next(&mut self, shard: &Shard) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let (b, _) = self.ring[self.head];
+        self.head = (self.head + 1) % LOOKAHEAD;
+        self.len -= 1;
+        self.fill(shard);
+        if self.len >= config::WALK_PREFETCH {
+            let ahead = (self.head + config::WALK_PREFETCH - 1) % LOOKAHEAD;
+            shard.prefetch_bucket(self.ring[ahead].0);
+        }
+        Some(b)
+    }
+
+    /// The edge position of the next bucket to visit (its first position, or its last
+    /// going backwards): where a walk that stops now resumes. `None`: the shard is done.
+    fn peek(&self) -> Option<u64> {
+        (self.len > 0).then(|| self.ring[self.head].1)
     }
 }

@@ -249,6 +249,37 @@ impl Shard {
         (b, start, start.checked_add(1 << span))
     }
 
+    /// The buckets in walk-position order from position `at` on (backwards: from `at`
+    /// down), for as long as the layout does not change (the caller holds the lock).
+    /// Also returns `at` when it lies inside the first bucket rather than on its edge
+    /// (a merge since `at` was handed out): only the objects from there on (backwards:
+    /// up to there) are still to visit in that bucket.
+    pub fn order(&self, at: u64, backwards: bool) -> (Order, Option<u64>) {
+        let bits = self.low_bits();
+        let span = 1u128 << (u64::BITS - bits);
+        let j = (at as u128 / span) as u64;
+        let group = j as u128 * span;
+        let split = rev_bits(j, bits) < self.split;
+        let half = span / 2;
+        let upper = split && at as u128 - group >= half;
+        let (lo, hi) = match (split, upper) {
+            (false, _) => (group, group + span - 1),
+            (true, false) => (group, group + half - 1),
+            (true, true) => (group + half, group + span - 1),
+        };
+        let edge = if backwards { hi } else { lo };
+        let order = Order {
+            bits,
+            base: MIN << self.level,
+            split: self.split,
+            j,
+            upper,
+            done: false,
+            backwards,
+        };
+        (order, (at as u128 != edge).then_some(at))
+    }
+
     /// The walk position of a stored object.
     #[inline]
     pub fn pos_of(&self, obj: &Obj) -> u64 {
@@ -307,6 +338,16 @@ impl Shard {
             if let Some(o) = self.bucket(i) {
                 o.prefetch();
             }
+        }
+    }
+
+    /// Starts loading bucket `i`'s slot (not its objects) into the cache. A walk goes
+    /// through the bucket array in walk-position order, which the hardware prefetcher
+    /// cannot guess.
+    #[inline]
+    pub fn prefetch_slot(&self, i: usize) {
+        if i < self.bucket_count() {
+            crate::term::prefetch(self.bucket(i) as *const Chain);
         }
     }
 
@@ -784,4 +825,67 @@ fn relink(objs: Vec<Obj>) -> Chain {
         head = Some(o);
     }
     head
+}
+
+/// The low `bits` bits of `j`, reversed.
+#[inline]
+fn rev_bits(j: u64, bits: u32) -> usize {
+    match bits {
+        0 => 0,
+        _ => (j.reverse_bits() >> (u64::BITS - bits)) as usize,
+    }
+}
+
+/// A shard's buckets in walk-position order ([`Shard::order`]). Positions fall in
+/// `2^bits` groups (their top `bits` bits); group `j` is bucket `rev(j)`, or, once that
+/// bucket is split, bucket `rev(j)` for its lower half and `rev(j) + base` for its upper.
+#[derive(Clone)]
+pub struct Order {
+    bits: u32,
+    base: usize,
+    split: usize,
+    j: u64,
+    upper: bool,
+    done: bool,
+    backwards: bool,
+}
+
+impl Order {
+    /// The next bucket, with its first walk position (backwards: its last), or `None`
+    /// past the shard's end (backwards: its start).
+    #[inline]
+    pub fn next(&mut self) -> Option<(usize, u64)> {
+        if self.done {
+            return None;
+        }
+        let i = rev_bits(self.j, self.bits);
+        let span = 1u128 << (u64::BITS - self.bits);
+        let group = self.j as u128 * span;
+        let split = i < self.split;
+        let (bucket, lo, hi) = match (split, self.upper) {
+            (false, _) => (i, group, group + span - 1),
+            (true, false) => (i, group, group + span / 2 - 1),
+            (true, true) => (i + self.base, group + span / 2, group + span - 1),
+        };
+        if !self.backwards {
+            if split && !self.upper {
+                self.upper = true;
+            } else {
+                self.upper = false;
+                self.j += 1;
+                self.done = self.j as u128 * span > u64::MAX as u128;
+            }
+            Some((bucket, lo as u64))
+        } else {
+            if split && self.upper {
+                self.upper = false;
+            } else if self.j == 0 {
+                self.done = true;
+            } else {
+                self.j -= 1;
+                self.upper = rev_bits(self.j, self.bits) < self.split;
+            }
+            Some((bucket, hi as u64))
+        }
+    }
 }
