@@ -859,13 +859,15 @@ impl Order {
             return None;
         }
         let i = rev_bits(self.j, self.bits);
-        let span = 1u128 << (u64::BITS - self.bits);
-        let group = self.j as u128 * span;
+        // The positions of group `j`: `group | 0 ..= group | mask`.
+        let shift = u64::BITS - self.bits;
+        let group = self.j.checked_shl(shift).unwrap_or(0);
+        let mask = u64::MAX.checked_shr(self.bits).unwrap_or(0);
         let split = i < self.split;
         let (bucket, lo, hi) = match (split, self.upper) {
-            (false, _) => (i, group, group + span - 1),
-            (true, false) => (i, group, group + span / 2 - 1),
-            (true, true) => (i + self.base, group + span / 2, group + span - 1),
+            (false, _) => (i, group, group | mask),
+            (true, false) => (i, group, group | (mask >> 1)),
+            (true, true) => (i + self.base, group | ((mask >> 1) + 1), group | mask),
         };
         if !self.backwards {
             if split && !self.upper {
@@ -873,9 +875,9 @@ impl Order {
             } else {
                 self.upper = false;
                 self.j += 1;
-                self.done = self.j as u128 * span > u64::MAX as u128;
+                self.done = self.j >> self.bits != 0 || self.bits == 0;
             }
-            Some((bucket, lo as u64))
+            Some((bucket, lo))
         } else {
             if split && self.upper {
                 self.upper = false;
@@ -885,7 +887,7 @@ impl Order {
                 self.j -= 1;
                 self.upper = rev_bits(self.j, self.bits) < self.split;
             }
-            Some((bucket, hi as u64))
+            Some((bucket, hi))
         }
     }
 }
