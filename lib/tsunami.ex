@@ -859,7 +859,9 @@ defmodule Tsunami do
   @spec foldl((tuple(), acc -> acc), acc, tab) :: acc when acc: term()
   def foldl(fun, acc, tab) do
     nif([fun, acc, tab], Native.resolve(tab))
-    Tsunami.Walk.chunks(tab, acc, &fold_list(&1, fun, &2))
+    # Fixed by the caller for the fold, as :ets.foldl/3 does (`info(T, :safe_fixed)`
+    # names the folding process while `fun` runs).
+    Tsunami.Walk.fixed(tab, fn -> Tsunami.Walk.chunks(tab, acc, &fold_list(&1, fun, &2)) end)
   end
 
   # :lists.foldl/3, except that (as with :ets) the fun is not checked while there is
@@ -877,8 +879,12 @@ defmodule Tsunami do
   """
   @spec foldr((tuple(), acc -> acc), acc, tab) :: acc when acc: term()
   def foldr(fun, acc, tab) do
-    objects = nif([fun, acc, tab], Select.all(tab, @all_objects))
-    objects |> :lists.reverse() |> fold_list(fun, acc)
+    nif([fun, acc, tab], Native.resolve(tab))
+
+    Tsunami.Walk.fixed(tab, fn ->
+      objects = nif([fun, acc, tab], Select.all(tab, @all_objects))
+      objects |> :lists.reverse() |> fold_list(fun, acc)
+    end)
   end
 
   ## Fixation and slots

@@ -5,8 +5,9 @@ defmodule Tsunami.Select do
   # A spec is validated by OTP's :ets.match_spec_compile/1 (so invalid specs raise exactly
   # as with :ets) and compiled once per call by Tsunami.Native.ms_compile/2 into a NIF
   # resource. Tsunami.Native.select_run/4 then runs it in Rust over ~1000 objects of the
-  # table per call (no call holds a scheduler long; the cursor keeps a hash table from
-  # resizing while the walk is open), matching heads against the stored encoding and
+  # table per call (no call holds a scheduler long; the cursor holds no fixation, as
+  # :ets's select/3 continuations hold none, and resumes at a position that survives
+  # resizing, see tsunami_core's backend/hash), matching heads against the stored encoding and
   # decoding only what the bodies return. On an ordered_set, a spec whose key pattern is a
   # tuple with a bound prefix walks only that key range.
   #

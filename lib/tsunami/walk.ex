@@ -1,8 +1,12 @@
 defmodule Tsunami.Walk do
   @moduledoc false
   # Whole-table walks, one chunk (~1000 objects) per NIF call so that no call holds a
-  # scheduler for long. The chunk cursor keeps the table from resizing until the walk
-  # is over (and releases it as soon as the walk reaches the end).
+  # scheduler for long. The chunk cursor holds no fixation: it resumes at a position that
+  # keeps its meaning when the table resizes (see tsunami_core's backend/hash), so every
+  # object that stays in the table is visited exactly once. Walks that :ets runs under
+  # safe_fixtable/2 (foldl, foldr, tab2file, to_dets) use fixed/2 around this, so
+  # info(T, :fixed | :safe_fixed) reads as with :ets while they run and is released
+  # however they end (the fixation monitor releases it if the process dies).
 
   alias Tsunami.Native
 

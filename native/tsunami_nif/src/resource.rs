@@ -48,11 +48,13 @@ pub struct Fixations {
 pub static REGISTRY: LazyLock<Registry<Handle>> = LazyLock::new(Registry::new);
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// A traversal in progress: keeps the table fixed (no bucket splits or merges) until the
-/// cursor is dropped, which also happens when its process dies and the term is collected.
+/// A traversal in progress (the cursor of a `select/3` continuation or of a chunked
+/// whole-table walk). It holds no fixation: its position keeps its meaning however the
+/// table changes (see `tsunami_core::backend::hash`), so a continuation kept for any time
+/// never stops a table from resizing, and never keeps deleted objects alive.
 pub struct Cursor {
     pub handle: Handle,
-    /// Where the walk resumes; `None` once it has ended (and released its fixation).
+    /// Where the walk resumes; `None` once it has ended.
     pub pos: Mutex<Option<Resume>>,
 }
 
@@ -67,9 +69,7 @@ impl Cursor {
             pos: Mutex::new(Some(start)),
         }
     }
-}
 
-impl Cursor {
     /// A cursor for a backward walk ([`tsunami_core::backend::Storage::visit_rev`]).
     pub fn new_rev(handle: Handle) -> Cursor {
         let start = handle.table.storage_unchecked().begin_traversal_rev();
@@ -78,33 +78,14 @@ impl Cursor {
             pos: Mutex::new(Some(start)),
         }
     }
-
-    /// Ends the walk: releases the table's fixation at once (not when the cursor term is
-    /// garbage collected, which may be much later). Call with the `pos` lock held and
-    /// `pos` already `None`.
-    pub fn finish(&self) {
-        end_traversal(&self.handle);
-    }
 }
 
-impl Drop for Cursor {
-    fn drop(&mut self) {
-        // A walk that did not reach its end still holds its fixation. The storage of a
-        // deleted table still exists (it is only emptied), so unfix it either way to keep
-        // the count balanced.
-        let open = self.pos.get_mut().map_or(true, |p| p.is_some());
-        if open {
-            end_traversal(&self.handle);
-        }
-    }
-}
-
-/// Releases one fixation of the table. The last one's sweep (tombstones and ghosts the
-/// fixation kept: up to the whole table) runs on the reaper thread, holding the table
-/// until it is done, so no unfixing call (`safe_fixtable/2`, the end of a walk, a
-/// fixer's exit) holds a scheduler for it.
-pub fn end_traversal(res: &TableRes) {
-    if res.table.storage_unchecked().end_traversal_deferred() {
+/// Releases one `safe_fixtable` fixation of the table. The last one's sweep (tombstones
+/// and ghosts the fixation kept: up to the whole table) runs on the reaper thread,
+/// holding the table until it is done, so no unfixing call (`safe_fixtable/2`, a fixer's
+/// exit) holds a scheduler for it.
+pub fn unfix_table(res: &TableRes) {
+    if res.table.storage_unchecked().unfix_deferred() {
         let handle = Handle::from_res(res);
         tsunami_core::reaper::run(move || handle.table.storage_unchecked().sweep_kept());
     }
@@ -197,7 +178,7 @@ pub fn with_live<'a, R>(tab: Term<'a>, f: impl FnOnce(&TableRes) -> NifResult<R>
 #[inline]
 pub fn deleted_meanwhile(t: &TableRes) -> NifResult<()> {
     if t.table.is_deleted() {
-        t.table.storage_unchecked().clear();
+        t.table.storage_unchecked().purge();
         return Err(crate::error::raise(Cause::Id.into()));
     }
     Ok(())
@@ -322,7 +303,7 @@ pub fn fix(env: Env, h: &Handle, pid: &LocalPid) {
         };
     }
     f.by_pid.push((word, 1, mon));
-    h.table.storage_unchecked().begin_traversal();
+    h.table.storage_unchecked().fix();
 }
 
 /// `safe_fixtable(T, false)` for `pid` (a no-op when it holds no fixation).
@@ -335,7 +316,7 @@ pub fn unfix(env: Env, h: &Handle, pid: u64) {
     if f.by_pid[i].1 == 0 {
         let (_, _, mon) = f.by_pid.swap_remove(i);
         demonitor(env, h, &mon);
-        end_traversal(h);
+        unfix_table(h);
     }
 }
 
@@ -356,7 +337,7 @@ pub fn release_dead_fixers(env: Env, h: &Handle) {
         }
         let (_, _, mon) = f.by_pid.swap_remove(i);
         demonitor(env, h, &mon); // the monitor's `down` then finds nothing to release
-        end_traversal(h);
+        unfix_table(h);
     }
 }
 
@@ -364,7 +345,7 @@ fn release_fixations(res: &TableRes, pid: u64) {
     let mut f = res.fixations.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(i) = f.by_pid.iter().position(|e| e.0 == pid) {
         f.by_pid.swap_remove(i); // its monitor has fired
-        end_traversal(res);
+        unfix_table(res);
     }
 }
 

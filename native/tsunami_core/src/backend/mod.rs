@@ -31,11 +31,13 @@ pub enum KeyMode {
     Duplicates,
 }
 
-/// Where a chunked traversal stands: an opaque position inside the storage.
+/// Where a chunked traversal of a hash table stands: a shard, and a *walk position*
+/// inside it (a bucket hash with its bits reversed, see [`hash`]), which keeps its
+/// meaning when the shard splits or merges buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Position {
     pub shard: usize,
-    pub bucket: usize,
+    pub at: u64,
 }
 
 /// A predicate true for the keys before a range start (see [`catree::range::From::Seek`]).
@@ -258,32 +260,51 @@ impl Storage {
         }
     }
 
-    /// Starts a chunked traversal: fixes the table until [`Storage::end_traversal`].
+    /// Where a chunked traversal starts. A traversal holds no fixation: its position
+    /// keeps its meaning however the table changes between calls (a hash walk position
+    /// survives bucket splits and merges, a tree walk resumes after its last key), so it
+    /// visits every object that stays in the table exactly once.
     pub fn begin_traversal(&self) -> Resume {
         match self {
-            Storage::Hash(h) => {
-                h.fix();
-                Resume::Hash(Position::default())
-            }
-            Storage::Tree(t) => {
-                t.fix();
-                Resume::Tree(None)
-            }
+            Storage::Hash(_) => Resume::Hash(Position::default()),
+            Storage::Tree(_) => Resume::Tree(None),
         }
     }
 
-    /// Starts a chunked traversal that goes backwards ([`Storage::visit_rev`]): fixes the
-    /// table until [`Storage::end_traversal`].
+    /// Where a chunked traversal that goes backwards ([`Storage::visit_rev`]) starts.
     pub fn begin_traversal_rev(&self) -> Resume {
         match self {
-            Storage::Hash(h) => {
-                h.fix();
-                Resume::Hash(h.end_position())
-            }
-            Storage::Tree(t) => {
-                t.fix();
-                Resume::Tree(None)
-            }
+            Storage::Hash(h) => Resume::Hash(h.end_position()),
+            Storage::Tree(_) => Resume::Tree(None),
+        }
+    }
+
+    /// `safe_fixtable(T, true)`: a hash table stops resizing and keeps the places of
+    /// deleted keys until the matching [`Storage::unfix`].
+    pub fn fix(&self) {
+        dispatch!(self, b => b.fix())
+    }
+
+    /// Releases one [`Storage::fix`]; the last one frees what deletions kept.
+    pub fn unfix(&self) {
+        dispatch!(self, b => b.unfix())
+    }
+
+    /// Empties the storage at once, fixed or not, freeing what fixations kept too
+    /// (`delete/1`: a deleted table's memory must not wait for its fixers).
+    pub fn purge(&self) {
+        let weight = self.len() + self.kept();
+        match self {
+            Storage::Hash(h) => reaper::dispose(h.purge(), weight),
+            Storage::Tree(t) => reaper::dispose(t.clear(), weight),
+        }
+    }
+
+    /// Objects kept for fixations (tombstones and cleared contents of a fixed hash table).
+    pub fn kept(&self) -> usize {
+        match self {
+            Storage::Hash(h) => h.kept(),
+            Storage::Tree(_) => 0,
         }
     }
 
@@ -307,29 +328,16 @@ impl Storage {
         }
     }
 
-    /// Releases what [`Storage::begin_traversal`] took.
-    pub fn end_traversal(&self) {
-        dispatch!(self, b => b.unfix())
-    }
-
-    /// [`Storage::end_traversal`] without the sweep that the last unfix of a hash table
-    /// owes: true when [`Storage::sweep_kept`] must be called (off the caller's thread:
-    /// it is linear in the tombstones and ghosts the fixation kept).
-    pub fn end_traversal_deferred(&self) -> bool {
+    /// [`Storage::unfix`] without the sweep that the last unfix of a hash table owes:
+    /// true when [`Storage::sweep_kept`] must be called (off the caller's thread: it is
+    /// linear in the tombstones and ghosts the fixation kept).
+    pub fn unfix_deferred(&self) -> bool {
         match self {
             Storage::Hash(h) => h.unfix_deferred(),
             Storage::Tree(t) => {
                 t.unfix();
                 false
             }
-        }
-    }
-
-    /// Objects kept for fixations (tombstones, ghosts): 0 for a tree.
-    pub fn kept(&self) -> usize {
-        match self {
-            Storage::Hash(h) => h.kept(),
-            Storage::Tree(_) => 0,
         }
     }
 

@@ -155,12 +155,12 @@ impl Table {
     }
 
     /// Marks the table deleted (false if it already was) and frees its contents off the
-    /// caller's path.
+    /// caller's path, including what fixations kept (a fixer may never unfix).
     pub fn mark_deleted(&self) -> bool {
         if self.deleted.swap(true, Ordering::AcqRel) {
             return false;
         }
-        self.storage.clear();
+        self.storage.purge();
         *self.heir.lock() = Heir::None;
         true
     }

@@ -118,3 +118,135 @@ fn val(o: &crate::term::Obj) -> i64 {
     };
     crate::term::int::small_from_raw(raw).unwrap()
 }
+
+/// `safe_fixtable` walker against a concurrent `take`: a key the fixed walker got from
+/// `first` keeps its place when deleted, so `next` from it never fails; the unfix then
+/// frees the tombstone.
+#[test]
+fn loom_fix_take_next_unfix() {
+    loom::model(|| {
+        let t = Arc::new(HashTable::new(KeyMode::Unique, 2));
+        for k in 0..3 {
+            t.insert(obj(k, 0));
+        }
+        let t2 = t.clone();
+        let h = thread::spawn(move || {
+            for k in 0..2 {
+                let (hash, key) = key_of(k);
+                t2.take(hash, &key);
+            }
+        });
+        t.fix();
+        let first = t.first(|o| o.key().to_vec()).expect("key 2 is never taken");
+        let hash = crate::term::hash_key(&first);
+        let next = t.next(hash, &first, |o| o.key().to_vec());
+        assert!(next.is_ok(), "next from a key deleted while fixed");
+        t.unfix();
+        h.join().unwrap();
+        assert_eq!(t.kept(), 0, "the unfix swept the tombstones");
+        assert_eq!(t.len(), 1);
+        t.check_invariants();
+    });
+}
+
+/// The last unfix's sweep races a new fixation that deletes: the new fixer's tombstone
+/// is never swept while it holds the table (`next` from its deleted key works), and the
+/// last unfix of all leaves nothing kept.
+#[test]
+fn loom_last_unfix_sweep_races_new_fix() {
+    loom::model(|| {
+        let t = Arc::new(HashTable::new(KeyMode::Unique, 2));
+        for k in 0..3 {
+            t.insert(obj(k, 0));
+        }
+        t.fix();
+        let (h0, k0) = key_of(0);
+        t.take(h0, &k0); // a tombstone for the sweep
+        let t2 = t.clone();
+        let h = thread::spawn(move || {
+            t2.fix();
+            let (h1, k1) = key_of(1);
+            t2.take(h1, &k1);
+            assert!(
+                t2.next(h1, &k1, |_| ()).is_ok(),
+                "tombstone swept while fixed"
+            );
+            t2.unfix();
+        });
+        t.unfix(); // the last unfix, unless the other thread's fixation came first
+        h.join().unwrap();
+        assert!(!t.is_fixed());
+        assert_eq!(t.kept(), 0, "the last unfix of all swept");
+        assert_eq!(t.len(), 1);
+        t.check_invariants();
+    });
+}
+
+/// `delete_all_objects` while fixed against an insert: the cleared keys stay known to
+/// `next` (ghosts) until the unfix, and the insert either came before the clear (and is
+/// gone) or after it (and stays).
+#[test]
+fn loom_clear_while_fixed_vs_insert() {
+    loom::model(|| {
+        let t = Arc::new(HashTable::new(KeyMode::Unique, 2));
+        t.insert(obj(0, 0));
+        t.fix();
+        let t2 = t.clone();
+        let h = thread::spawn(move || {
+            t2.insert(obj(5, 5));
+        });
+        assert!(
+            t.clear().is_empty(),
+            "fixed: the old contents stay as ghosts"
+        );
+        let (h0, k0) = key_of(0);
+        assert!(
+            t.next(h0, &k0, |_| ()).is_ok(),
+            "a cleared key is still a place"
+        );
+        h.join().unwrap();
+        let (h5, k5) = key_of(5);
+        assert_eq!(t.len(), usize::from(t.member(h5, &k5)));
+        t.unfix();
+        assert_eq!(t.kept(), 0);
+        assert!(
+            t.next(h0, &k0, |_| ()).is_err(),
+            "unfixed: the cleared key is gone"
+        );
+        t.check_invariants();
+    });
+}
+
+/// An unfixed chunked walk (one object per call) while another thread inserts (the
+/// shards split) and deletes (they merge): the keys present throughout are seen exactly
+/// once, and only inserted keys are seen.
+#[test]
+fn loom_unfixed_walk_races_resizing() {
+    use crate::backend::Position;
+    loom::model(|| {
+        let t = Arc::new(HashTable::new(KeyMode::Unique, 2));
+        for k in 0..3 {
+            t.insert(obj(k, 0));
+        }
+        let t2 = t.clone();
+        let h = thread::spawn(move || {
+            t2.insert(obj(7, 0));
+            t2.insert(obj(8, 0));
+            let (h2, k2) = key_of(2);
+            t2.take(h2, &k2);
+        });
+        let mut seen = Vec::new();
+        let mut at = Some(Position::default());
+        while let Some(p) = at {
+            at = t.visit(p, 1, |o| seen.push(o.key().to_vec()));
+        }
+        h.join().unwrap();
+        for k in 0..2 {
+            let n = seen.iter().filter(|s| **s == key_of(k).1).count();
+            assert_eq!(n, 1, "key {k} seen {n} times");
+        }
+        let known: Vec<Vec<u8>> = [0, 1, 2, 7, 8].iter().map(|&k| key_of(k).1).collect();
+        assert!(seen.iter().all(|s| known.contains(s)));
+        t.check_invariants();
+    });
+}

@@ -9,3 +9,4 @@ mod loom_catree;
 mod loom_hash;
 mod replace_walk;
 mod stress;
+mod walk_resume;

@@ -45,7 +45,6 @@ fn contents(s: &Storage) -> Vec<(i64, i64)> {
     while let Some(p) = at {
         at = s.visit(&p, 100, |o| out.push((key(o), val(o))));
     }
-    s.end_traversal();
     out
 }
 
@@ -63,7 +62,6 @@ fn replace_all(s: &Storage, max: usize, mut f: impl FnMut(&Obj) -> Edit) -> crat
             }
         }
     }
-    s.end_traversal();
     r.map(|_| garbage.len())
 }
 

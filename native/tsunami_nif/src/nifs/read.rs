@@ -187,8 +187,6 @@ fn tab2list_chunk<'a>(env: Env<'a>, tab: Term<'a>, cont: Term<'a>) -> NifResult<
     let more = next.is_some() && err.is_none();
     if more {
         *pos_slot = next;
-    } else {
-        cursor.finish();
     }
     if let Some(e) = err {
         return Err(e);

@@ -368,8 +368,6 @@ fn select_run<'a>(
     let more = next.is_some();
     if more {
         *pos_slot = next;
-    } else {
-        cursor.finish();
     }
     drop(pos_slot);
     crate::resource::deleted_meanwhile(&cursor.handle)?;
@@ -456,8 +454,6 @@ fn select_all_rev<'a>(
     let more = next.is_some();
     if more {
         *pos_slot = next;
-    } else {
-        cursor.finish();
     }
     drop(pos_slot);
     if let Some(e) = err {

@@ -18,11 +18,20 @@
 //! makes them atomic and isolated and cannot deadlock. Readers never block readers.
 //!
 //! ## Iteration
-//! Traversal order is shard, then bucket, then chain. A split moves objects to a later
-//! bucket and a merge to an earlier one, so a traversal that spans several calls *fixes*
-//! the table ([`HashTable::fix`]): while fixed, shards neither split nor merge, and a
-//! position stays valid. Unfixed `next/2` may miss or repeat objects under concurrent
-//! resizing, which `:ets` also allows.
+//! Traversal order is shard, then *walk position* (the bucket hash with its bits
+//! reversed, see [`shard`]), then chain. Each bucket covers one interval of positions, a
+//! split halves an interval and a merge joins two, so a position is meaningful in every
+//! layout: a chunked walk (`select/3` continuations, `tab2list`, `select_delete`, ...)
+//! remembers only the shard and the position where its next bucket starts, holds no
+//! fixation between calls, and still visits every object that stays in the table
+//! exactly once, even when shards split or merge in between. Objects inserted or deleted
+//! meanwhile may or may not be seen, as with ETS. Unfixed `next/2` goes on from the
+//! key's own position, so it too survives resizing; it fails (badarg) only when the key
+//! itself is gone.
+//!
+//! ## Fixation
+//! `safe_fixtable/2` *fixes* the table ([`HashTable::fix`]): while fixed, shards neither
+//! split nor merge, so `slot/2` numbers stay put, and deletions keep their places.
 //!
 //! Deleting while fixed keeps the deleted key's place, as ETS's pseudo-deleted objects
 //! do: the object leaves the chain and a *tombstone* (just the key, flagged dead) takes
@@ -140,6 +149,18 @@ impl HashTable {
             }
             _ => true,
         }
+    }
+
+    /// Empties the table atomically whether or not it is fixed, dropping what fixations
+    /// kept too (tombstones, ghosts): `delete/1`, which must free the contents at once even
+    /// while some process still holds a fixation. Returns the old shards for the caller to
+    /// free off its path. A later `unfix` finds nothing to sweep.
+    pub fn purge(&self) -> Vec<Shard> {
+        let mut guards: Vec<_> = self.shards.iter().map(|s| s.write()).collect();
+        guards
+            .iter_mut()
+            .map(|g| std::mem::replace(&mut **g, Shard::new(self.shard_bits)))
+            .collect()
     }
 
     /// Frees what fixations kept, shard by shard. A shard fixed again meanwhile is left
@@ -354,37 +375,67 @@ impl HashTable {
                 .sum::<usize>()
     }
 
+    /// The walk position of an object (within its shard).
+    #[inline]
+    fn pos_of(&self, obj: &Obj) -> u64 {
+        shard::walk_pos(self.bucket_hash(obj.hash()))
+    }
+
     /// Visits objects from `pos` on, whole buckets at a time, until at least `max` were
     /// visited or the table ends. Returns the position to resume from, or `None` at the end.
-    /// Positions stay valid across calls only while the table is fixed.
+    /// A position stays meaningful whatever happens to the table in between (see the
+    /// module notes); nothing needs to be fixed.
     pub fn visit(&self, pos: Position, max: usize, mut f: impl FnMut(&Obj)) -> Option<Position> {
         let mut seen = 0;
         let mut pos = pos;
         while pos.shard < self.shards.len() {
             let shard = self.shards[pos.shard].read();
-            for b in pos.bucket..(pos.bucket + config::WALK_PREFETCH).min(shard.bucket_count()) {
-                shard.prefetch_bucket(b);
-            }
-            while pos.bucket < shard.bucket_count() {
-                // Objects are scattered in memory: ask for the ones a few buckets ahead now.
-                shard.prefetch_bucket(pos.bucket + config::WALK_PREFETCH);
-                seen += shard.for_bucket(pos.bucket, &mut f);
-                pos.bucket += 1;
+            let (order, mut partial) = shard.order(pos.at, false);
+            let mut steps = Lookahead::new(&shard, order);
+            while let Some(b) = steps.next(&shard) {
+                seen += match partial.take() {
+                    None => shard.for_bucket(b, &mut f),
+                    Some(from) => shard.for_bucket_in(b, from.., &mut f),
+                };
                 if seen >= max {
-                    return Some(pos);
+                    return Some(match steps.peek() {
+                        Some(at) => Position {
+                            shard: pos.shard,
+                            at,
+                        },
+                        None => Position {
+                            shard: pos.shard + 1,
+                            at: 0,
+                        },
+                    });
                 }
             }
             pos = Position {
                 shard: pos.shard + 1,
-                bucket: 0,
+                at: 0,
             };
         }
         None
     }
 
+    /// The walk before walk positions (bucket index order), for timing comparisons.
+    #[cfg(test)]
+    pub fn visit_physical(&self, mut f: impl FnMut(&Obj)) {
+        for s in self.shards.iter() {
+            let shard = s.read();
+            for b in 0..config::WALK_PREFETCH {
+                shard.prefetch_bucket(b);
+            }
+            for b in 0..shard.bucket_count() {
+                shard.prefetch_bucket(b + config::WALK_PREFETCH);
+                shard.for_bucket(b, &mut f);
+            }
+        }
+    }
+
     /// [`HashTable::visit`] backwards: the same objects in exactly the reverse order,
-    /// from `pos` down (start at [`HashTable::end_position`]). A position here names the
-    /// bucket *after* the next one to visit.
+    /// from `pos` down (start at [`HashTable::end_position`]). A position here is the
+    /// last walk position still to visit in its shard.
     pub fn visit_rev(
         &self,
         pos: Position,
@@ -394,43 +445,47 @@ impl HashTable {
         let mut seen = 0;
         let mut pos = pos;
         loop {
-            if pos.bucket == 0 {
-                if pos.shard == 0 {
-                    return None;
-                }
-                pos = Position {
-                    shard: pos.shard - 1,
-                    bucket: usize::MAX,
-                };
-            }
             let shard = self.shards.get(pos.shard)?.read();
-            pos.bucket = pos.bucket.min(shard.bucket_count());
-            while pos.bucket > 0 {
-                pos.bucket -= 1;
-                if let Some(ahead) = pos.bucket.checked_sub(config::WALK_PREFETCH) {
-                    shard.prefetch_bucket(ahead);
-                }
-                seen += shard.for_bucket_rev(pos.bucket, &mut f);
+            let (order, mut partial) = shard.order(pos.at, true);
+            let mut steps = Lookahead::new(&shard, order);
+            while let Some(b) = steps.next(&shard) {
+                seen += match partial.take() {
+                    None => shard.for_bucket_rev(b, &mut f),
+                    Some(upto) => shard.for_bucket_rev_in(b, ..=upto, &mut f),
+                };
                 if seen >= max {
-                    return Some(pos);
+                    return match steps.peek() {
+                        Some(at) => Some(Position {
+                            shard: pos.shard,
+                            at,
+                        }),
+                        None => pos.shard.checked_sub(1).map(|s| Position {
+                            shard: s,
+                            at: u64::MAX,
+                        }),
+                    };
                 }
             }
+            pos = Position {
+                shard: pos.shard.checked_sub(1)?,
+                at: u64::MAX,
+            };
         }
     }
 
-    /// Where a backward walk starts: past the last bucket of the last shard.
+    /// Where a backward walk starts: the last position of the last shard.
     pub fn end_position(&self) -> Position {
         Position {
-            shard: self.shards.len(),
-            bucket: 0,
+            shard: self.shards.len() - 1,
+            at: u64::MAX,
         }
     }
 
     /// Like [`HashTable::visit`], under each shard's write lock, removing the objects for
     /// which `doomed` returns true (appended to `garbage`). `doomed` sees every live
-    /// object once, in walk order. Only while the table is fixed (positions must stay
-    /// valid), so a key that loses all its objects leaves a tombstone, as with
-    /// [`HashTable::delete_object`].
+    /// object once, in walk order. While the table is fixed a key that loses all its
+    /// objects leaves a tombstone, as with [`HashTable::delete_object`]; otherwise each
+    /// shard merges buckets back, as deletions make it sparse, before the walk leaves it.
     pub fn visit_remove(
         &self,
         pos: Position,
@@ -438,14 +493,14 @@ impl HashTable {
         mut doomed: impl FnMut(&Obj) -> bool,
         garbage: &mut Garbage,
     ) -> Option<Position> {
-        debug_assert!(self.is_fixed(), "a walk keeps the table fixed");
-        let keep_places = !self.resizable();
         // Decisions for one bucket's live objects: the spec runs once per object, and a
         // bucket with nothing to remove is left untouched.
         let mut verdicts: Vec<bool> = Vec::new();
-        self.walk_write(pos, max, |shard, bucket| {
+        self.walk_write(pos, max, |shard, bucket, from, keep_places| {
             verdicts.clear();
-            let n = shard.for_bucket(bucket, |o| verdicts.push(doomed(o)));
+            let n = shard.for_bucket(bucket, |o| {
+                verdicts.push(from.is_none_or(|from| shard.pos_of(o) >= from) && doomed(o))
+            });
             if verdicts.contains(&true) {
                 let mut v = verdicts.iter();
                 garbage.extend(
@@ -460,9 +515,9 @@ impl HashTable {
 
     /// Like [`HashTable::visit`], under each shard's write lock, putting what `f` returns
     /// in each object's place (see [`Shard::edit_bucket`]): `select_replace`, which
-    /// replaces every object atomically with respect to other writers of its key. The
-    /// table must be fixed (positions stay valid). Replaced objects are appended to
-    /// `garbage`. A [`Halt`] ends the walk (`None` position) and is returned with it.
+    /// replaces every object atomically with respect to other writers of its key.
+    /// Replaced objects are appended to `garbage`. A [`Halt`] ends the walk (`None`
+    /// position) and is returned with it.
     pub fn visit_edit(
         &self,
         pos: Position,
@@ -470,10 +525,20 @@ impl HashTable {
         mut f: impl FnMut(&Obj) -> Edit,
         garbage: &mut Garbage,
     ) -> (Option<Position>, Option<Halt>) {
-        debug_assert!(self.is_fixed(), "a walk keeps the table fixed");
         let mut halted = None;
-        let next = self.walk_write(pos, max, |shard, bucket| {
-            let (n, halt) = shard.edit_bucket(bucket, &mut f, garbage);
+        let next = self.walk_write(pos, max, |shard, bucket, from, _| {
+            let (n, halt) = match from {
+                None => shard.edit_bucket(bucket, &mut f, garbage),
+                Some(from) => {
+                    // Entered in its middle (a merge since the last call): only the
+                    // objects from `from` on are still to visit.
+                    let mut part = |o: &Obj| match self.pos_of(o) >= from {
+                        true => f(o),
+                        false => Edit::Keep,
+                    };
+                    shard.edit_bucket(bucket, &mut part, garbage)
+                }
+            };
             halted = halt;
             halted.is_none().then_some(n)
         });
@@ -481,33 +546,63 @@ impl HashTable {
     }
 
     /// The forward walk of [`HashTable::visit`] under each shard's *write* lock, a bucket
-    /// at a time: `on_bucket(shard, bucket)` returns how many objects it saw, or `None`
-    /// to stop the walk there. Returns the position to resume from (`None` at the end of
-    /// the table or when stopped).
+    /// at a time: `on_bucket(shard, bucket, from, fixed)` (`from`: the first position
+    /// still to visit when the bucket is entered in its middle; `fixed`: whether the table
+    /// is fixed, so deletions keep their places) returns how many objects it saw, or
+    /// `None` to stop the walk there. Returns the position to resume from (`None` at the
+    /// end of the table or when stopped). An unfixed shard that became sparse merges
+    /// buckets back before the walk leaves it.
     fn walk_write(
         &self,
         pos: Position,
         max: usize,
-        mut on_bucket: impl FnMut(&mut Shard, usize) -> Option<usize>,
+        mut on_bucket: impl FnMut(&mut Shard, usize, Option<u64>, bool) -> Option<usize>,
     ) -> Option<Position> {
         let mut seen = 0;
         let mut pos = pos;
         while pos.shard < self.shards.len() {
             let mut shard = self.shards[pos.shard].write();
-            for b in pos.bucket..(pos.bucket + config::WALK_PREFETCH).min(shard.bucket_count()) {
-                shard.prefetch_bucket(b);
-            }
-            while pos.bucket < shard.bucket_count() {
-                shard.prefetch_bucket(pos.bucket + config::WALK_PREFETCH);
-                seen += on_bucket(&mut shard, pos.bucket)?;
-                pos.bucket += 1;
+            // Checked under the shard lock, which `fix` needs no part of, but every
+            // deletion takes: a fixation that starts during the walk sees the buckets as
+            // this walk leaves them (see `sweep`).
+            let fixed = !self.resizable();
+            let (order, mut partial) = shard.order(pos.at, false);
+            let mut steps = Lookahead::new(&shard, order);
+            let mut stop = false;
+            while let Some(b) = steps.next(&shard) {
+                let Some(n) = on_bucket(&mut shard, b, partial.take(), fixed) else {
+                    stop = true;
+                    break;
+                };
+                seen += n;
                 if seen >= max {
-                    return Some(pos);
+                    break;
                 }
+            }
+            // Where to resume, taken before a shrink changes the layout (a position stays
+            // meaningful across it).
+            let resume = steps.peek();
+            if !fixed {
+                shard.shrink_to_load();
+            }
+            if stop {
+                return None;
+            }
+            if seen >= max {
+                return Some(match resume {
+                    Some(at) => Position {
+                        shard: pos.shard,
+                        at,
+                    },
+                    None => Position {
+                        shard: pos.shard + 1,
+                        at: 0,
+                    },
+                });
             }
             pos = Position {
                 shard: pos.shard + 1,
-                bucket: 0,
+                at: 0,
             };
         }
         None
@@ -533,19 +628,15 @@ impl HashTable {
 
     /// The first key in traversal order, given to `f`.
     pub fn first<R>(&self, f: impl FnOnce(&Obj) -> R) -> Option<R> {
-        self.first_from(Position::default(), f)
+        self.first_from_shard(0, f)
     }
 
-    fn first_from<R>(&self, mut pos: Position, f: impl FnOnce(&Obj) -> R) -> Option<R> {
-        while pos.shard < self.shards.len() {
-            let shard = self.shards[pos.shard].read();
-            if let Some(obj) = shard.first_from(pos.bucket) {
+    fn first_from_shard<R>(&self, from: usize, f: impl FnOnce(&Obj) -> R) -> Option<R> {
+        for s in self.shards.iter().skip(from) {
+            let shard = s.read();
+            if let Some(obj) = shard.first_from(0) {
                 return Some(f(obj));
             }
-            pos = Position {
-                shard: pos.shard + 1,
-                bucket: 0,
-            };
         }
         None
     }
@@ -557,14 +648,10 @@ impl HashTable {
         let shard = self.shards[s].read();
         match shard.after_key(self.bucket_hash(hash), hash, key) {
             None => Err(Cause::Type.into()),
-            Some(Ok(obj)) => Ok(Some(f(obj))),
-            Some(Err(next_bucket)) => {
+            Some(Some(obj)) => Ok(Some(f(obj))),
+            Some(None) => {
                 drop(shard);
-                let pos = Position {
-                    shard: s,
-                    bucket: next_bucket,
-                };
-                Ok(self.first_from(pos, f))
+                Ok(self.first_from_shard(s + 1, f))
             }
         }
     }
@@ -617,5 +704,69 @@ impl HashTable {
             let s = s.read();
             s.check_invariants(self.mode, |h| self.shard_of(h) == i);
         }
+    }
+}
+
+/// A shard's buckets in walk order ([`shard::Order`]) with look-ahead: the bucket slots
+/// `2 * WALK_PREFETCH` buckets ahead and the first objects `WALK_PREFETCH` buckets ahead
+/// are asked for early (a walk goes through the bucket array in bit-reversed order, which
+/// the hardware prefetcher cannot guess, and objects are scattered in memory).
+struct Lookahead {
+    order: shard::Order,
+    /// Upcoming buckets with their edge positions, `len` of them from `head` (a ring).
+    ring: [(usize, u64); LOOKAHEAD],
+    head: usize,
+    len: usize,
+}
+
+const LOOKAHEAD: usize = 2 * config::WALK_PREFETCH;
+
+impl Lookahead {
+    fn new(shard: &Shard, order: shard::Order) -> Lookahead {
+        let mut la = Lookahead {
+            order,
+            ring: [(0, 0); LOOKAHEAD],
+            head: 0,
+            len: 0,
+        };
+        while la.len < LOOKAHEAD && la.fill(shard) {}
+        for k in 0..la.len.min(config::WALK_PREFETCH) {
+            shard.prefetch_bucket(la.ring[k].0);
+        }
+        la
+    }
+
+    #[inline]
+    fn fill(&mut self, shard: &Shard) -> bool {
+        let Some(e) = self.order.next() else {
+            return false;
+        };
+        shard.prefetch_slot(e.0);
+        self.ring[(self.head + self.len) % LOOKAHEAD] = e;
+        self.len += 1;
+        true
+    }
+
+    /// The next bucket to visit.
+    #[inline]
+    fn next(&mut self, shard: &Shard) -> Option<usize> {
+        if self.len == 0 {
+            return None;
+        }
+        let (b, _) = self.ring[self.head];
+        self.head = (self.head + 1) % LOOKAHEAD;
+        self.len -= 1;
+        self.fill(shard);
+        if self.len >= config::WALK_PREFETCH {
+            let ahead = (self.head + config::WALK_PREFETCH - 1) % LOOKAHEAD;
+            shard.prefetch_bucket(self.ring[ahead].0);
+        }
+        Some(b)
+    }
+
+    /// The edge position of the next bucket to visit (its first position, or its last
+    /// going backwards): where a walk that stops now resumes. `None`: the shard is done.
+    fn peek(&self) -> Option<u64> {
+        (self.len > 0).then(|| self.ring[self.head].1)
     }
 }

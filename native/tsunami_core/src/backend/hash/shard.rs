@@ -7,6 +7,22 @@
 //!
 //! Addressing: with `level` L and split pointer `p`, a bucket hash `h` lives in bucket
 //! `h mod MIN·2^L`, or `h mod MIN·2^(L+1)` when that is below `p` (already split).
+//!
+//! Walk order: by *walk position*, the bucket hash with its bits reversed
+//! ([`walk_pos`]). A bucket addressed by the low `d` bits of the bucket hash holds exactly
+//! the positions whose top `d` bits are those bits reversed: one contiguous interval
+//! ([`Shard::bucket_at`]). A split cuts its bucket's interval in two halves, a merge joins
+//! two halves back, so an interval boundary of one layout is a boundary (or the inside of
+//! a merged bucket) in every later one, and a walk that resumes "at position `r`" never
+//! misses or repeats an object that stayed in the table, however the shard resized
+//! between its calls (the split-ordered lists of Shalev & Shavit, JACM 2006, use the same
+//! order for the same reason).
+//!
+//! Each chain is kept sorted by walk position (ties in insertion order): an insert links
+//! a new key in front of the first object with a higher position, a split partitions a
+//! chain stably, and a merge appends the upper half of an interval to the lower one. So
+//! the order of a walk (`select`, `tab2list`) and of `first/next` is one and the same:
+//! by position, then chain order, in every layout.
 
 use crate::backend::{Edit, Garbage, Halt, KeyMode};
 use crate::config::{GROW_LOAD, MERGES_PER_DELETE, SHARD_MIN_BUCKETS as MIN, SHRINK_DIVISOR};
@@ -212,6 +228,64 @@ impl Shard {
         }
     }
 
+    /// Address bits of the buckets that are not split at this level.
+    #[inline]
+    fn low_bits(&self) -> u32 {
+        MIN.trailing_zeros() + self.level
+    }
+
+    /// The bucket holding walk position `at`, and the positions it covers: `start` (at
+    /// most `at`) up to `end` (exclusive; `None` past the last position).
+    #[inline]
+    pub fn bucket_at(&self, at: u64) -> (usize, u64, Option<u64>) {
+        let b = self.address(at.reverse_bits());
+        let split_level = b < self.split || b >= (MIN << self.level);
+        let bits = self.low_bits() + u32::from(split_level);
+        if bits == 0 {
+            return (b, 0, None); // one bucket covers every position
+        }
+        let span = u64::BITS - bits;
+        let start = at & (u64::MAX << span);
+        (b, start, start.checked_add(1 << span))
+    }
+
+    /// The buckets in walk-position order from position `at` on (backwards: from `at`
+    /// down), for as long as the layout does not change (the caller holds the lock).
+    /// Also returns `at` when it lies inside the first bucket rather than on its edge
+    /// (a merge since `at` was handed out): only the objects from there on (backwards:
+    /// up to there) are still to visit in that bucket.
+    pub fn order(&self, at: u64, backwards: bool) -> (Order, Option<u64>) {
+        let bits = self.low_bits();
+        let span = 1u128 << (u64::BITS - bits);
+        let j = (at as u128 / span) as u64;
+        let group = j as u128 * span;
+        let split = rev_bits(j, bits) < self.split;
+        let half = span / 2;
+        let upper = split && at as u128 - group >= half;
+        let (lo, hi) = match (split, upper) {
+            (false, _) => (group, group + span - 1),
+            (true, false) => (group, group + half - 1),
+            (true, true) => (group + half, group + span - 1),
+        };
+        let edge = if backwards { hi } else { lo };
+        let order = Order {
+            bits,
+            base: MIN << self.level,
+            split: self.split,
+            j,
+            upper,
+            done: false,
+            backwards,
+        };
+        (order, (at as u128 != edge).then_some(at))
+    }
+
+    /// The walk position of a stored object.
+    #[inline]
+    pub fn pos_of(&self, obj: &Obj) -> u64 {
+        walk_pos(self.bucket_hash_of(obj))
+    }
+
     #[inline]
     fn bucket(&self, i: usize) -> &Chain {
         match locate(i) {
@@ -267,6 +341,16 @@ impl Shard {
         }
     }
 
+    /// Starts loading bucket `i`'s slot (not its objects) into the cache. A walk goes
+    /// through the bucket array in walk-position order, which the hardware prefetcher
+    /// cannot guess.
+    #[inline]
+    pub fn prefetch_slot(&self, i: usize) {
+        if i < self.bucket_count() {
+            crate::term::prefetch(self.bucket(i) as *const Chain);
+        }
+    }
+
     /// [`Shard::for_bucket`] in reverse chain order.
     pub fn for_bucket_rev(&self, i: usize, mut f: impl FnMut(&Obj)) -> usize {
         // Chains are short (load about 1): gather on the stack, spill beyond 8.
@@ -289,6 +373,25 @@ impl Shard {
         n
     }
 
+    /// [`Shard::for_bucket_in`] in reverse chain order.
+    pub fn for_bucket_rev_in(
+        &self,
+        i: usize,
+        range: impl std::ops::RangeBounds<u64>,
+        mut f: impl FnMut(&Obj),
+    ) -> usize {
+        let mut objs: Vec<&Obj> = Vec::new();
+        let mut cur = self.bucket(i);
+        while let Some(node) = cur {
+            if !node.is_dead() && range.contains(&self.pos_of(node)) {
+                objs.push(node);
+            }
+            cur = node.next();
+        }
+        objs.iter().rev().for_each(|o| f(o));
+        objs.len()
+    }
+
     pub fn for_bucket(&self, i: usize, mut f: impl FnMut(&Obj)) -> usize {
         let mut n = 0;
         let mut cur = self.bucket(i);
@@ -302,25 +405,55 @@ impl Shard {
         n
     }
 
-    /// First object in bucket `from` or later.
-    pub fn first_from(&self, from: usize) -> Option<&Obj> {
-        (from..self.bucket_count()).find_map(|i| first_live(self.bucket(i)))
+    /// [`Shard::for_bucket`] on the objects whose walk position is in `range` (a bucket
+    /// a walk enters in its middle, after a merge).
+    pub fn for_bucket_in(
+        &self,
+        i: usize,
+        range: impl std::ops::RangeBounds<u64>,
+        mut f: impl FnMut(&Obj),
+    ) -> usize {
+        let mut n = 0;
+        let mut cur = self.bucket(i);
+        while let Some(node) = cur {
+            if !node.is_dead() && range.contains(&self.pos_of(node)) {
+                f(node);
+                n += 1;
+            }
+            cur = node.next();
+        }
+        n
     }
 
-    /// The first object after the run of `key`: `Ok(obj)` in the same bucket, `Err(i)` to
-    /// continue at bucket `i`, `None` when the key is absent. A key deleted while the
-    /// table is fixed still has its place (a tombstone), or, when `clear` removed it, a
-    /// ghost: then the walk goes on from the start of its bucket (everything there came
-    /// after the clear).
-    pub fn after_key(&self, bh: u64, hash: u64, key: &[u8]) -> Option<Result<&Obj, usize>> {
-        let i = self.address(bh);
+    /// The first object at walk position `at` or later.
+    pub fn first_from(&self, mut at: u64) -> Option<&Obj> {
+        loop {
+            let (b, start, end) = self.bucket_at(at);
+            let mut cur = self.bucket(b);
+            while let Some(n) = cur {
+                if !n.is_dead() && (start == at || self.pos_of(n) >= at) {
+                    return Some(n);
+                }
+                cur = n.next();
+            }
+            at = end?;
+        }
+    }
+
+    /// The first object after the run of `key` in walk order: `Some(Some(obj))`,
+    /// `Some(None)` when nothing follows it in this shard, `None` when the key is absent.
+    /// A key deleted while the table is fixed still has its place (a tombstone), or, when
+    /// `clear` removed it, a ghost: then the walk goes on from the start of its bucket
+    /// (everything there came after the clear).
+    pub fn after_key(&self, bh: u64, hash: u64, key: &[u8]) -> Option<Option<&Obj>> {
+        let (i, start, end) = self.bucket_at(walk_pos(bh));
         let mut cur = self.bucket(i);
         let mut found = false;
         while let Some(n) = cur {
             if n.has_key(hash, key) {
                 found = true;
             } else if found && !n.is_dead() {
-                return Some(Ok(n));
+                return Some(Some(n));
             }
             cur = n.next();
         }
@@ -328,15 +461,9 @@ impl Shard {
             if !self.ghost_has(bh, hash, key) {
                 return None;
             }
-            return Some(match self.first_from(i) {
-                Some(obj) => Ok(obj),
-                None => Err(self.bucket_count()),
-            });
+            return Some(self.first_from(start));
         }
-        Some(match self.first_from(i + 1) {
-            Some(obj) => Ok(obj),
-            None => Err(self.bucket_count()),
-        })
+        Some(end.and_then(|e| self.first_from(e)))
     }
 
     /// Inserts with the semantics of `mode`; replaced objects go to `garbage`.
@@ -345,7 +472,10 @@ impl Shard {
         let hash = obj.hash();
         self.count += 1;
         self.bytes += obj.heap_bytes();
-        // Walk to the end of the key's run (or the chain's end), deciding on the way.
+        // Walk to the end of the key's run (or to the first object with a higher walk
+        // position: chains are sorted by position), deciding on the way.
+        let pos = walk_pos(bh);
+        let shard_bits = self.shard_bits;
         let mut slot: &mut Chain = self.bucket_mut(i);
         let mut in_run = false;
         let mut removed: Option<Obj> = None;
@@ -379,7 +509,9 @@ impl Shard {
                     }
                     slot = slot.as_mut().expect("matched Some").next_mut();
                 }
-                Some(_) if !in_run => slot = slot.as_mut().expect("matched Some").next_mut(),
+                Some(cur) if !in_run && walk_pos(cur.hash() >> shard_bits) <= pos => {
+                    slot = slot.as_mut().expect("matched Some").next_mut()
+                }
                 _ => {
                     // End of the run (or of the chain): link in here.
                     *obj.next_mut() = slot.take();
@@ -572,6 +704,14 @@ impl Shard {
         }
     }
 
+    /// Merges buckets until the load is back above the shrink limit (after a walk that
+    /// removed many objects at once).
+    pub fn shrink_to_load(&mut self) {
+        while self.bucket_count() > MIN && self.count * SHRINK_DIVISOR < self.bucket_count() {
+            self.merge_one();
+        }
+    }
+
     fn split_one(&mut self) {
         let base = MIN << self.level;
         let from = self.split;
@@ -638,7 +778,10 @@ impl Shard {
             let mut cur = self.bucket(i);
             let mut keys: Vec<&[u8]> = Vec::new();
             let mut last_dead = false;
+            let mut last_pos = 0;
             while let Some(node) = cur {
+                assert!(self.pos_of(node) >= last_pos, "chain not in walk order");
+                last_pos = self.pos_of(node);
                 assert!(in_shard(node.hash()));
                 assert_eq!(
                     self.address(self.bucket_hash_of(node)),
@@ -668,15 +811,10 @@ impl Shard {
     }
 }
 
-/// The first object of a chain that is not a tombstone.
-fn first_live(mut cur: &Chain) -> Option<&Obj> {
-    while let Some(n) = cur {
-        if !n.is_dead() {
-            return Some(n);
-        }
-        cur = n.next();
-    }
-    None
+/// The walk position of a bucket hash: its bits reversed (see the module notes).
+#[inline]
+pub fn walk_pos(bh: u64) -> u64 {
+    bh.reverse_bits()
 }
 
 #[allow(clippy::vec_box)] // the nodes are relinked, not moved out of their boxes
@@ -687,4 +825,69 @@ fn relink(objs: Vec<Obj>) -> Chain {
         head = Some(o);
     }
     head
+}
+
+/// The low `bits` bits of `j`, reversed.
+#[inline]
+fn rev_bits(j: u64, bits: u32) -> usize {
+    match bits {
+        0 => 0,
+        _ => (j.reverse_bits() >> (u64::BITS - bits)) as usize,
+    }
+}
+
+/// A shard's buckets in walk-position order ([`Shard::order`]). Positions fall in
+/// `2^bits` groups (their top `bits` bits); group `j` is bucket `rev(j)`, or, once that
+/// bucket is split, bucket `rev(j)` for its lower half and `rev(j) + base` for its upper.
+#[derive(Clone)]
+pub struct Order {
+    bits: u32,
+    base: usize,
+    split: usize,
+    j: u64,
+    upper: bool,
+    done: bool,
+    backwards: bool,
+}
+
+impl Order {
+    /// The next bucket, with its first walk position (backwards: its last), or `None`
+    /// past the shard's end (backwards: its start).
+    #[inline]
+    pub fn next(&mut self) -> Option<(usize, u64)> {
+        if self.done {
+            return None;
+        }
+        let i = rev_bits(self.j, self.bits);
+        // The positions of group `j`: `group | 0 ..= group | mask`.
+        let shift = u64::BITS - self.bits;
+        let group = self.j.checked_shl(shift).unwrap_or(0);
+        let mask = u64::MAX.checked_shr(self.bits).unwrap_or(0);
+        let split = i < self.split;
+        let (bucket, lo, hi) = match (split, self.upper) {
+            (false, _) => (i, group, group | mask),
+            (true, false) => (i, group, group | (mask >> 1)),
+            (true, true) => (i + self.base, group | ((mask >> 1) + 1), group | mask),
+        };
+        if !self.backwards {
+            if split && !self.upper {
+                self.upper = true;
+            } else {
+                self.upper = false;
+                self.j += 1;
+                self.done = self.j >> self.bits != 0 || self.bits == 0;
+            }
+            Some((bucket, lo))
+        } else {
+            if split && self.upper {
+                self.upper = false;
+            } else if self.j == 0 {
+                self.done = true;
+            } else {
+                self.j -= 1;
+                self.upper = rev_bits(self.j, self.bits) < self.split;
+            }
+            Some((bucket, hi))
+        }
+    }
 }
