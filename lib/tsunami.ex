@@ -342,20 +342,20 @@ defmodule Tsunami do
   def update_counter(tab, key, incr, default) when is_tuple(default),
     do: nif([tab, key, incr, default], counter(tab, key, incr, default))
 
-  # A long op list is applied on a dirty scheduler (atomically, so it cannot be split).
-  defp counter(tab, key, incr, default) do
-    case Native.update_counter(tab, key, incr, default) do
-      :"$tsunami_dirty" -> Native.update_counter_dirty(tab, key, incr, default)
-      result -> result
-    end
-  end
-
   # :ets refuses a default that is not a tuple right after the table checks (before the
   # table type, key and increments).
   def update_counter(tab, key, incr, default) do
     nif [tab, key, incr, default] do
       check_write(tab)
       :erlang.error(:badarg)
+    end
+  end
+
+  # A long op list is applied on a dirty scheduler (atomically, so it cannot be split).
+  defp counter(tab, key, incr, default) do
+    case Native.update_counter(tab, key, incr, default) do
+      :"$tsunami_dirty" -> Native.update_counter_dirty(tab, key, incr, default)
+      result -> result
     end
   end
 
@@ -373,7 +373,15 @@ defmodule Tsunami do
   @spec update_element(tab, term(), {pos_integer(), term()} | [{pos_integer(), term()}]) ::
           boolean()
   def update_element(tab, key, element_spec),
-    do: nif([tab, key, element_spec], Native.update_element(tab, key, element_spec, nil))
+    do: nif([tab, key, element_spec], element(tab, key, element_spec, nil))
+
+  # A long element list is applied on a dirty scheduler (atomically, so it cannot be split).
+  defp element(tab, key, spec, default) do
+    case Native.update_element(tab, key, spec, default) do
+      :"$tsunami_dirty" -> Native.update_element_dirty(tab, key, spec, default)
+      result -> result
+    end
+  end
 
   # tab2list/1 is select/2 with this spec, as in :ets: its whole-table walk conses each
   # chunk onto one accumulated list in the NIF, so no chunk lists are appended (a copy of
@@ -1109,7 +1117,7 @@ defmodule Tsunami do
       unless is_tuple(default) and tuple_size(default) >= keypos,
         do: :erlang.error(:badarg)
 
-      Native.update_element(tab, key, element_spec, default)
+      element(tab, key, element_spec, default)
     end
   end
 end

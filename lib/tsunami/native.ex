@@ -57,4 +57,5 @@ defmodule Tsunami.Native do
   def update_counter_dirty(_tab, _key, _ops, _default), do: nif()
   def info_stats_dirty(_tab), do: nif()
   def update_element(_tab, _key, _ops, _default), do: nif()
+  def update_element_dirty(_tab, _key, _spec, _default), do: nif()
 end

@@ -386,18 +386,47 @@ fn element_spec(ops: Term) -> NifResult<(ElementSpec, bool, bool)> {
 
 /// `update_element/3,4`; `default` is `nil` for the /3 form. With a default, a missing
 /// object is inserted (its key element set to `key`) and updated in one atomic step.
+/// Answers `'$tsunami_dirty'` for an op list too long for a normal scheduler (it must be
+/// applied under one lock, so it cannot be split): the caller then calls
+/// `update_element_dirty/4`.
 fn update_element<'a>(
     env: Env<'a>,
     tab: Term<'a>,
     key: Term<'a>,
     ops: Term<'a>,
     default: Term<'a>,
-) -> NifResult<bool> {
+) -> NifResult<Term<'a>> {
+    do_update_element(env, tab, key, ops, default, false)
+}
+fast_nif!(update_element(tab, key, ops, default));
+
+#[rustler::nif(schedule = "DirtyCpu")]
+fn update_element_dirty<'a>(
+    env: Env<'a>,
+    tab: Term<'a>,
+    key: Term<'a>,
+    ops: Term<'a>,
+    default: Term<'a>,
+) -> NifResult<Term<'a>> {
+    do_update_element(env, tab, key, ops, default, true)
+}
+
+fn do_update_element<'a>(
+    env: Env<'a>,
+    tab: Term<'a>,
+    key: Term<'a>,
+    ops: Term<'a>,
+    default: Term<'a>,
+    dirty: bool,
+) -> NifResult<Term<'a>> {
     with_live(tab, |t| {
         // :ets gives no cause for update_element on a bag.
         let s = t.table.write(|| caller(env)).or_raise()?;
         if s.mode() != KeyMode::Unique {
             return Err(badarg());
+        }
+        if !dirty && list_longer_than(ops, DIRTY_COUNTER_OPS) {
+            return Ok(atoms::tsunami_dirty().encode(env));
         }
         let keypos = t.table.keypos();
         // A bad spec is only an error when the key exists (:ets returns `false` for a
@@ -430,11 +459,11 @@ fn update_element<'a>(
         match r {
             Ok((_, garbage)) => {
                 Storage::discard(garbage);
-                Ok(true)
+                Ok(true.encode(env))
             }
-            Err(tsunami_core::Error::BadArg(Cause::BadKey)) => Ok(false),
+            Err(tsunami_core::Error::BadArg(Cause::BadKey)) => Ok(false.encode(env)),
             Err(e) => Err(raise(e)),
         }
     })
 }
-fast_nif!(update_element(tab, key, ops, default));
+
