@@ -35,7 +35,17 @@ defmodule Tsunami.RandomOpsTest do
   @os_keys @keys ++
              [3.0, 2 ** 53, 2 ** 53 + 1, 2.0 ** 53, :ä, :日本, {1.0, 2}, [1.0 | 2]]
 
-  defp key, do: elements(Process.get(:random_ops_keys, @keys) ++ zeros())
+  # Mostly the colliding keys; also a range of 600 integers, filled in bulk by
+  # `:insert_range`, so tables reach hundreds of keys (resizes, many base nodes).
+  defp key do
+    t(:frequency, [
+      [
+        {4, elements(Process.get(:random_ops_keys, @keys) ++ zeros())},
+        {1, t(:integer, [0, 599])}
+      ]
+    ])
+  end
+
   defp value, do: elements(@values ++ zeros())
 
   # {key, v1, v2} shapes; arranged for the keypos by `obj/2`.
@@ -88,7 +98,12 @@ defmodule Tsunami.RandomOpsTest do
       tuple([exactly(:update_element), key(), element_spec()]),
       tuple([exactly(:lookup), key()]),
       tuple([exactly(:member), key()]),
-      tuple([exactly(:lookup_element), key(), t(:integer, [0, 5])])
+      tuple([exactly(:lookup_element), key(), t(:integer, [0, 5])]),
+      tuple([exactly(:insert_range), t(:integer, [0, 599]), t(:integer, [1, 300]), value()]),
+      tuple([exactly(:select), t(:integer, [0, 599])]),
+      tuple([exactly(:select_count), t(:integer, [0, 599])]),
+      tuple([exactly(:select_delete), t(:integer, [0, 599])]),
+      tuple([exactly(:delete_all_objects), t(:integer, [0, 9])])
       | traversal_ops()
     ])
   end
@@ -109,25 +124,87 @@ defmodule Tsunami.RandomOpsTest do
 
   defp apply_op(m, tab, kp, op) do
     case op do
-      {:insert, o} -> m.insert(tab, obj(o, kp))
-      {:insert_list, os} -> m.insert(tab, Enum.map(os, &obj(&1, kp)))
-      {:insert_new, o} -> m.insert_new(tab, obj(o, kp))
-      {:insert_new_list, os} -> m.insert_new(tab, Enum.map(os, &obj(&1, kp)))
-      {:delete, k} -> m.delete(tab, k)
-      {:delete_object, o} -> m.delete_object(tab, obj(o, kp))
-      {:take, k} -> m.take(tab, k)
-      {:update_counter, k, c} -> m.update_counter(tab, k, c)
-      {:update_counter4, k, c, d} -> m.update_counter(tab, k, c, obj(d, kp))
-      {:update_element, k, s} -> m.update_element(tab, k, s)
-      {:lookup, k} -> m.lookup(tab, k)
-      {:member, k} -> m.member(tab, k)
-      {:lookup_element, k, pos} -> m.lookup_element(tab, k, pos)
-      {:next, k} -> m.next(tab, k)
-      {:prev, k} -> m.prev(tab, k)
-      {:first} -> m.first(tab)
-      {:last} -> m.last(tab)
+      {:insert, o} ->
+        m.insert(tab, obj(o, kp))
+
+      {:insert_list, os} ->
+        m.insert(tab, Enum.map(os, &obj(&1, kp)))
+
+      {:insert_new, o} ->
+        m.insert_new(tab, obj(o, kp))
+
+      {:insert_new_list, os} ->
+        m.insert_new(tab, Enum.map(os, &obj(&1, kp)))
+
+      {:delete, k} ->
+        m.delete(tab, k)
+
+      {:delete_object, o} ->
+        m.delete_object(tab, obj(o, kp))
+
+      {:take, k} ->
+        m.take(tab, k)
+
+      {:update_counter, k, c} ->
+        m.update_counter(tab, k, c)
+
+      {:update_counter4, k, c, d} ->
+        m.update_counter(tab, k, c, obj(d, kp))
+
+      {:update_element, k, s} ->
+        m.update_element(tab, k, s)
+
+      {:lookup, k} ->
+        m.lookup(tab, k)
+
+      {:member, k} ->
+        m.member(tab, k)
+
+      {:lookup_element, k, pos} ->
+        m.lookup_element(tab, k, pos)
+
+      {:insert_range, from, n, v} ->
+        m.insert(tab, for(i <- from..(from + n), do: obj({:o2, i, v}, kp)))
+
+      {:select, below} ->
+        in_order(m.select(tab, below_spec(kp, below, :"$_")))
+
+      {:select_count, below} ->
+        m.select_count(tab, below_spec(kp, below, true))
+
+      {:select_delete, below} ->
+        m.select_delete(tab, below_spec(kp, below, true))
+
+      # Rare: clearing everything would make most sequences end on an empty table.
+      {:delete_all_objects, 0} ->
+        m.delete_all_objects(tab)
+
+      {:delete_all_objects, _} ->
+        m.info(tab, :size)
+
+      {:next, k} ->
+        m.next(tab, k)
+
+      {:prev, k} ->
+        m.prev(tab, k)
+
+      {:first} ->
+        m.first(tab)
+
+      {:last} ->
+        m.last(tab)
     end
   end
+
+  # Objects whose key is an integer below `below`.
+  defp below_spec(kp, below, body) do
+    key = {:element, kp, :"$_"}
+    [{:_, [{:is_integer, key}, {:<, key, below}], [body]}]
+  end
+
+  # select on a hash table returns objects in its own hash order: compare as multisets.
+  defp in_order(list) when is_list(list),
+    do: if(Process.get(:random_ops_keys), do: list, else: Oracle.sort(list))
 
   # Runs the sequence on both; true when every outcome and the final contents agree.
   defp same_run?(opts, ops) do
