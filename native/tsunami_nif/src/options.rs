@@ -147,6 +147,14 @@ pub fn parse_new(env: Env, list: Term) -> NifResult<NewOptions> {
             dc_explicit.unwrap_or(o.kind == TableType::OrderedSet || o.locks.is_some())
         }
     };
+    // :ets drops the concurrency options of a table created private (only its owner
+    // takes its locks) and reports them as false.
+    if matches!(o.protection, Protection::Private) {
+        o.read_concurrency = false;
+        o.write_concurrency = WriteConcurrency::Off;
+        o.decentralized_counters = false;
+        o.locks = None;
+    }
     Ok(NewOptions { options: o, heir })
 }
 
