@@ -220,9 +220,38 @@ defmodule Tsunami.ApiFuzz do
       end)
     end
 
-    Process.exit(st.helper, :kill)
-    if st.owner != self(), do: Process.exit(st.owner, :kill)
+    kill_and_wait(Enum.uniq([st.helper, st.owner]) -- [self()])
     sweep()
+  end
+
+  # Kills the helpers and waits until they are gone and their tables deleted or handed to
+  # the heir, so that nothing of this episode is left for the next one.
+  defp kill_and_wait(pids) do
+    for pid <- pids do
+      ref = Process.monitor(pid)
+      Process.exit(pid, :kill)
+
+      receive do
+        {:DOWN, ^ref, _, _, _} -> :ok
+      after
+        5000 -> :ok
+      end
+    end
+
+    wait_until(
+      fn ->
+        Enum.all?([{:ets, :ets.all()}, {Tsunami, Tsunami.all()}], fn {mod, tabs} ->
+          Enum.all?(tabs, fn tab ->
+            try do
+              mod.info(tab, :owner) not in pids
+            catch
+              _, _ -> true
+            end
+          end)
+        end)
+      end,
+      2000
+    )
   end
 
   @all_names [:api_fuzz_t1, :api_fuzz_t2, :api_fuzz_r1, :api_fuzz_r2, :api_fuzz_new, :api_fuzz_c]
@@ -1460,7 +1489,8 @@ defmodule Tsunami.ApiFuzz do
       end
     end
 
-    Process.exit(owner, :kill)
+    kill_and_wait([owner])
+    sweep()
   end
 
   # Each worker owns the keys {w, 0..5}: its calls on both tables are deterministic.
