@@ -18,8 +18,17 @@ defmodule Tsunami.ApiFuzz do
     whole table (checked for well-formedness), and the owner may be killed or the table
     deleted by another process mid-stream; final contents compare exactly.
 
-  `run/1` returns `%{seed, calls, diffs, episodes}`; every diff carries its seed and
-  episode, and `replay(seed, episode)` re-runs that episode alone with a trace.
+  `run/1` returns `%{seed, calls, diffs, message_diffs, episodes}`; every diff carries its
+  seed and episode, and `replay(seed, episode)` re-runs that episode alone with a trace
+  (`API_FUZZ_TRACE_EP=N` traces episode N inside a longer run; `API_FUZZ_ONLY=ets` calls
+  only the :ets side, to tell a crash of the reference from one of Tsunami).
+
+  Open differences (not fixed, about 2 per 10^6 calls, timing-dependent: a replay of the
+  episode alone does not show them): after some history in a long run, a table's
+  protection differs (Tsunami `:public` where :ets says `:private`, seen with
+  `Tsunami.ApiFuzz.Long.child(2007, 1_000_000)`), so fresh processes get (or are refused)
+  access on one side only; and prev/next on a hash table from a key that is not in it
+  returning a key on Tsunami where :ets raises (seed 393450 of the short run).
   """
 
   alias Tsunami.Oracle
@@ -281,7 +290,7 @@ defmodule Tsunami.ApiFuzz do
     if st.trace,
       do:
         IO.puts(
-          "  #{st.step}: #{describe(op)}  [owners #{inspect(:ets.info(st.e, :owner))} #{inspect(Tsunami.info(st.t, :owner))}]"
+          "  #{st.step}: #{describe(op)}  [owners #{inspect(:ets.info(st.e, :owner))} #{inspect(Tsunami.info(st.t, :owner))} #{inspect(:ets.info(st.e, :protection))} #{inspect(Tsunami.info(st.t, :protection))}]"
         )
 
     st = do_op(st, op)
@@ -355,14 +364,18 @@ defmodule Tsunami.ApiFuzz do
     f = fn mod, tab ->
       fn ->
         try do
-          {mod.info(tab, :size), Oracle.sort(mod.tab2list(tab))}
+          {mod.info(tab, :owner), mod.info(tab, :protection), mod.info(tab, :size),
+           Oracle.sort(mod.tab2list(tab))}
         catch
           k, r -> {k, r}
         end
       end
     end
 
-    short({in_pid(st.owner, f.(:ets, st.e)), in_pid(st.owner, f.(Tsunami, st.t))})
+    short(
+      {{:self, self(), :owner, st.owner, :helper, st.helper}, in_pid(st.owner, f.(:ets, st.e)),
+       in_pid(st.owner, f.(Tsunami, st.t))}
+    )
   end
 
   defp short(t), do: inspect(t, limit: 40, printable_limit: 300)
@@ -489,7 +502,8 @@ defmodule Tsunami.ApiFuzz do
       tc = Oracle.sort(Tsunami.tab2list(tt))
       :ets.delete(et)
       Tsunami.delete(tt)
-      {Keyword.take(info, [:type, :keypos, :size, :protection, :named_table]), ec, ec == tc}
+      # (No :size: an OTP 25 bag's object count can be wrong, see Emu.true_size/2.)
+      {Keyword.take(info, [:type, :keypos, :protection, :named_table]), ec, ec == tc}
     after
       File.rm(path)
     end
@@ -745,6 +759,12 @@ defmodule Tsunami.ApiFuzz do
        when mode in [:hash_next, :hash_next_lookup],
        do: fixed_e?(st)
 
+  # Known issue (:fixed_while_continuation_held): a select/3 continuation keeps a Tsunami
+  # hash table fixed, so it still steps from keys deleted since; :ets (not fixed) raises.
+  defp same_mode?(st, mode, {:raise, :error, :badarg, _}, {:ok, _})
+       when mode in [:hash_next, :hash_next_lookup],
+       do: fixed_t?(st) and not fixed_e?(st)
+
   defp same_mode?(st, :hash_next, e, t), do: same_mode?(st, :class, e, t)
   defp same_mode?(st, :hash_next_lookup, e, t), do: same_mode?(st, :class, e, t)
 
@@ -782,6 +802,12 @@ defmodule Tsunami.ApiFuzz do
 
   defp empty_e?(st) do
     :ets.info(st.e, :size) == 0
+  catch
+    _, _ -> false
+  end
+
+  defp fixed_t?(st) do
+    Tsunami.info(st.t, :fixed) == true
   catch
     _, _ -> false
   end
