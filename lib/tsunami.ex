@@ -444,11 +444,15 @@ defmodule Tsunami do
   @spec prev(tab, term()) :: term()
   def prev(tab, key), do: nif([tab, key], Native.prev(tab, not_end!(tab, key)))
 
-  # `:"$end_of_table"` is never a key to step from (:ets raises badarg for it even on an
-  # ordered_set, where any other absent key has neighbours).
-  defp not_end!(tab, :"$end_of_table") do
+  # `:"$end_of_table"` is not a key to step from (:ets raises badarg for it even on an
+  # ordered_set, where any other absent key has neighbours), unless a hash table stores
+  # it as a key: then :ets steps from it as from any other key.
+  defp not_end!(tab, :"$end_of_table" = key) do
     Native.resolve(tab)
-    :erlang.error(:badarg)
+
+    if Native.info_item(tab, :type, node()) != :ordered_set and Native.member(tab, key),
+      do: key,
+      else: :erlang.error(:badarg)
   end
 
   defp not_end!(_tab, key), do: key
@@ -485,6 +489,11 @@ defmodule Tsunami do
 
         {:stats, :"$tsunami_dirty"} ->
           Native.info_stats_dirty(tab)
+
+        # :ets raises here (its `binary` item fixes the table first) where other items
+        # give `:undefined`.
+        {:binary, :undefined} ->
+          :erlang.error({:"$tsunami_error", :id})
 
         {_, value} ->
           value
@@ -867,9 +876,16 @@ defmodule Tsunami do
   @spec foldl((tuple(), acc -> acc), acc, tab) :: acc when acc: term()
   def foldl(fun, acc, tab) do
     nif([fun, acc, tab], Native.resolve(tab))
+
     # Fixed by the caller for the fold, as :ets.foldl/3 does (`info(T, :safe_fixed)`
-    # names the folding process while `fun` runs).
-    Tsunami.Walk.fixed(tab, fn -> Tsunami.Walk.chunks(tab, acc, &fold_list(&1, fun, &2)) end)
+    # names the folding process while `fun` runs). The table may be deleted between
+    # chunks: badarg, as from :ets (only the chunk calls are wrapped; what `fun` raises
+    # passes through unchanged).
+    step = fn tab, cont -> nif([fun, acc, tab], Native.tab2list_chunk(tab, cont)) end
+
+    Tsunami.Walk.fixed(tab, fn ->
+      Tsunami.Walk.chunks(tab, acc, &fold_list(&1, fun, &2), step)
+    end)
   end
 
   # :lists.foldl/3, except that (as with :ets) the fun is not checked while there is

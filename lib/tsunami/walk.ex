@@ -11,13 +11,15 @@ defmodule Tsunami.Walk do
   alias Tsunami.Native
 
   @doc false
-  # Folds `fun.(objects, acc)` over the table's chunks, in table order.
-  def chunks(tab, acc, fun), do: chunks(tab, nil, acc, fun)
+  # Folds `fun.(objects, acc)` over the table's chunks, in table order. `step` fetches a
+  # chunk (`Native.tab2list_chunk/2` unless the caller wraps it to raise its own errors).
+  def chunks(tab, acc, fun, step \\ &Native.tab2list_chunk/2),
+    do: chunks(tab, nil, acc, fun, step)
 
-  defp chunks(tab, cont, acc, fun) do
-    case Native.tab2list_chunk(tab, cont) do
+  defp chunks(tab, cont, acc, fun, step) do
+    case step.(tab, cont) do
       {objects, :"$end_of_table"} -> fun.(objects, acc)
-      {objects, cursor} -> chunks(tab, cursor, fun.(objects, acc), fun)
+      {objects, cursor} -> chunks(tab, cursor, fun.(objects, acc), fun, step)
     end
   end
 

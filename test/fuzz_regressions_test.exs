@@ -1,0 +1,106 @@
+defmodule Tsunami.FuzzRegressionsTest do
+  @moduledoc """
+  Differences from `:ets` found by the API fuzzer (`Tsunami.ApiFuzz`), one test each.
+  """
+  use ExUnit.Case, async: true
+  alias Tsunami.Oracle
+
+  test "info(tab, :binary) on a deleted table raises badarg, as :ets" do
+    t = Tsunami.new(:fz_bin, [])
+    Tsunami.delete(t)
+
+    assert_raise ArgumentError, ~r/does not refer to an existing ETS table/, fn ->
+      Tsunami.info(t, :binary)
+    end
+
+    # Other items still give :undefined.
+    assert Tsunami.info(t, :size) == :undefined
+    assert Tsunami.info(t, :fixed) == :undefined
+  end
+
+  test "next/prev from a stored :\"$end_of_table\" key in a hash table step on, as :ets" do
+    for type <- [:set, :bag, :duplicate_bag] do
+      p = Oracle.new([type], :fz_eot)
+      Oracle.check(p, fn m, t -> m.insert(t, [{:a}, {:b}]) end)
+      # Not a key: badarg on both.
+      Oracle.check_raise(p, fn m, t -> m.next(t, :"$end_of_table") end)
+      Oracle.check_raise(p, fn m, t -> m.prev(t, :"$end_of_table") end)
+      Oracle.check(p, fn m, t -> m.insert(t, {:"$end_of_table"}) end)
+
+      # A key now: both return a key of the table or :"$end_of_table" (hash order is
+      # unspecified), neither raises.
+      for f <- [:next, :prev] do
+        {{:ok, _}, {:ok, k}} =
+          Oracle.outcomes(p, fn m, t -> apply(m, f, [t, :"$end_of_table"]) end)
+
+        assert k == :"$end_of_table" or Tsunami.member(p.tsu, k)
+      end
+
+      assert {k, _} = Tsunami.next_lookup(p.tsu, :"$end_of_table") |> wrap_end()
+      assert k == :"$end_of_table" or Tsunami.member(p.tsu, k)
+      Oracle.delete(p)
+    end
+
+    # ordered_set: never a key to step from, stored or not.
+    p = Oracle.new([:ordered_set], :fz_eot)
+    Oracle.check(p, fn m, t -> m.insert(t, [{:a}, {:"$end_of_table"}, {:z}]) end)
+    Oracle.check_raise(p, fn m, t -> m.next(t, :"$end_of_table") end)
+    Oracle.check_raise(p, fn m, t -> m.prev(t, :"$end_of_table") end)
+    Oracle.delete(p)
+  end
+
+  test "foldl raises badarg (not a raw NIF error) when the table is deleted mid-fold" do
+    t = Tsunami.new(:fz_fold, [:public])
+    Tsunami.insert(t, for(i <- 1..5000, do: {i}))
+
+    # The fun deletes the table after the first chunk; the next chunk must fail like :ets.
+    e =
+      assert_raise ArgumentError, fn ->
+        Tsunami.foldl(
+          fn o, acc ->
+            if acc == 0, do: Tsunami.delete(t)
+            _ = o
+            acc + 1
+          end,
+          0,
+          t
+        )
+      end
+
+    assert Exception.message(e) =~ "1st argument"
+
+    # ...and what the fun itself raises passes through unchanged.
+    t = Tsunami.new(:fz_fold, [])
+    Tsunami.insert(t, {1})
+
+    assert_raise RuntimeError, "boom", fn ->
+      Tsunami.foldl(fn _, _ -> raise "boom" end, 0, t)
+    end
+  end
+
+  test "a private table reports its concurrency options as false, as :ets" do
+    for opts <- [
+          [:private, {:read_concurrency, true}],
+          [:private, {:write_concurrency, :auto}],
+          [:private, :ordered_set, {:write_concurrency, true}],
+          [:private, {:write_concurrency, true}, {:decentralized_counters, true}],
+          [{:write_concurrency, true}, :private, :public]
+        ] do
+      p = Oracle.new(opts, :fz_priv)
+
+      for item <- [:read_concurrency, :write_concurrency, :decentralized_counters] do
+        Oracle.check(p, fn m, t -> m.info(t, item) end, label: inspect({opts, item}))
+      end
+
+      Oracle.delete(p)
+    end
+
+    # Bad values are still rejected.
+    assert_raise ArgumentError, fn ->
+      Tsunami.new(:fz_priv, [:private, {:write_concurrency, :foo}])
+    end
+  end
+
+  defp wrap_end(:"$end_of_table"), do: {:"$end_of_table", []}
+  defp wrap_end(other), do: other
+end
