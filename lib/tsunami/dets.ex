@@ -26,9 +26,24 @@ defmodule Tsunami.Dets do
   end
 
   # Inserts the objects of the dets table; the table's own objects stay unless replaced.
+  #
+  # The dets table is fixed for the walk, as dets:to_ets/2 (a dets:foldl/3) fixes it for
+  # :ets.from_dets/2. Unfixed, dets goes on re-hashing between two select/1 calls (it
+  # grows in steps, some of them queued by a timer after its last unfix or write), which
+  # moves objects within the file: the walk then returns some twice and misses others.
   def from_dets(tab, dets) do
     if Tsunami.info(tab, :protection) == :undefined, do: :erlang.error(:badarg)
-    insert_chunks(tab, dets, :dets.select(dets, [{:_, [], [:"$_"]}], @dets_chunk))
+    dets_ok!(:dets.safe_fixtable(dets, true))
+
+    try do
+      insert_chunks(tab, dets, :dets.select(dets, [{:_, [], [:"$_"]}], @dets_chunk))
+    after
+      try do
+        :dets.safe_fixtable(dets, false)
+      catch
+        _, _ -> :ok
+      end
+    end
   end
 
   defp insert_chunks(_tab, _dets, :"$end_of_table"), do: true
