@@ -39,6 +39,17 @@ defmodule Tsunami.Reliability.OwnerDownTest do
       end
     end
 
+    test "no heir: after DOWN the name is free for new/2 at once (#{inspect(mod)})" do
+      mod = unquote(mod)
+
+      for _ <- 1..@rounds do
+        {_, _} = owner_dies(mod, [:set, :public, :named_table])
+        # new/2 is the first call after DOWN: no info/whereis settled the old table.
+        assert mod.new(:x, [:set, :named_table]) == :x
+        true = mod.delete(:x)
+      end
+    end
+
     test "heir: after DOWN the heir owns the table and has its transfer (#{inspect(mod)})" do
       mod = unquote(mod)
 

@@ -137,9 +137,19 @@ pub fn create(
         heir_watch: Mutex::new(None),
         succession: Mutex::new(()),
     });
-    REGISTRY
-        .register(id, options.named.then_some(name), handle.clone())
-        .or_raise()?;
+    let named = options.named.then_some(name);
+    if let Err(e) = REGISTRY.register(id, named, handle.clone()) {
+        // The name may belong to a table whose owner has exited but whose monitor has
+        // not fired yet: ETS would have deleted it (or passed it on) before anyone could
+        // see the exit. Settle it as `info/2` and `whereis/1` do, then try again.
+        let holder = REGISTRY.with_name(name, |h| h.clone());
+        match holder {
+            Some(h) if !settle_owner(env, &h) => {
+                REGISTRY.register(id, named, handle.clone()).or_raise()?
+            }
+            _ => return Err(crate::error::raise(e)),
+        }
+    }
     let mon = monitor(env, &handle, &owner);
     *handle.monitor.lock().unwrap_or_else(|e| e.into_inner()) = mon;
     set_heir(env, &handle, heir);
