@@ -361,13 +361,25 @@ defmodule Tsunami.OrderedSetTest do
 
       pools = %{
         refs: for(_ <- 1..5, do: make_ref()),
-        pids: [self() | Enum.take(Process.list(), 5)] ++ [spawn(fn -> :ok end)],
-        ports: ports(),
+        pids: [self() | Enum.take(Process.list(), 5)] ++ [spawn(fn -> :ok end)] ++ made_pids(),
+        ports: ports() ++ made_ports(),
         funs: funs(),
         atoms: [:a, :b, :ab, :"", :z, :ä, :äb, :日本, :日本語, nil, true, false, :A, :ñ]
       }
 
       Process.put(:gen_pools, pools)
+    end
+
+    # Local pids with non-zero serials and large numbers (as a VM that has spawned more
+    # processes than its table holds has): ERTS orders them by serial, then number.
+    defp made_pids do
+      for {n, s} <- [{0, 1}, {251, 1}, {29893, 0}, {32767, 0}, {1, 8191}, {32767, 8191}, {77, 2}],
+          do: :erlang.list_to_pid(~c"<0.#{n}.#{s}>")
+    end
+
+    defp made_ports do
+      for n <- [5, 255, 4096, 65535, 70000, 268_435_455],
+          do: :erlang.list_to_port(~c"#Port<0.#{n}>")
     end
 
     defp ports do

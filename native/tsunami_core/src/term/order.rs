@@ -20,11 +20,17 @@
 //! * **Bitstrings** bit-wise, then by length in bits.
 //! * **References** (`EXT`): node name, creation, then the id words from the last (most
 //!   significant) to the first, missing words read as 0; this is how ERTS orders them.
-//! * **Pids and ports**: local ones (`IMM`) by their word without the tag (`raw >> 4`),
-//!   before remote ones (`EXT`), which order by node name, creation, then id (and serial).
-//!   ERTS places a local pid among remote ones by comparing node names; the core does not
-//!   know the local node's name, so it puts all local ones first: a documented divergence
-//!   that only shows with pids of several nodes in one table.
+//! * **Pids**, local (`IMM` word) and remote (`EXT`) alike, by serial, then number, then
+//!   node (name, then creation), as ERTS (OTP 25: `<0.251.1>` is above `<0.29893.0>`, and
+//!   a remote `<a@h.5.0>` lies between the local `<0.3.0>` and `<0.7.0>`). A local pid's
+//!   serial and number are decoded from its word ([`local_pid_key`]). On a tie of serial
+//!   and number between a local and a remote pid ERTS compares node names; the core does
+//!   not know the local node's name and puts the local one first (a documented divergence
+//!   that needs pids of several nodes with equal numbers and serials in one table).
+//! * **Ports**: by node, then number, as ERTS. Local ones by number (decoded from the
+//!   word, [`local_port_key`]), all before remote ones (ERTS places them among remote ones
+//!   by node name: the same divergence as for pids), remote ones by node name, creation,
+//!   then number.
 //! * **Funs**: local funs (`NEW_FUN_EXT`) before external ones (`EXPORT_EXT`), as ERTS.
 //!   External funs by module, function (as atom text), arity, as ERTS. Local funs by
 //!   module text, index, old uniq, number of free variables, as ERTS; then by the bytes of
@@ -192,8 +198,8 @@ fn imm_view(raw: u64) -> View<'static> {
         return View::Num(Num::Int(Int::Fix(v as i128)));
     }
     match raw & IMMED1_MASK {
-        PID => View::Pid(Ok(raw >> 4)),
-        PORT => View::Port(Ok(raw >> 4)),
+        PID => View::Pid(Ok(local_pid_key(raw))),
+        PORT => View::Port(Ok(local_port_key(raw))),
         _ if raw & IMMED2_MASK == NIL => View::Nil,
         // Atoms (immediate2 0b001011) without their text, and anything else.
         _ => View::Atom(Some(raw), None),
@@ -500,9 +506,8 @@ fn cmp_walk(
                     (View::Atom(ra, na), View::Atom(rb, nb)) => cmp_atoms(*ra, *na, *rb, *nb),
                     (View::Ref(x), View::Ref(y)) => cmp_remote(x, y),
                     (View::Fun(kx, x), View::Fun(ky, y)) => kx.cmp(ky).then_with(|| cmp_funs(x, y)),
-                    (View::Port(x), View::Port(y)) | (View::Pid(x), View::Pid(y)) => {
-                        cmp_local(x, y)
-                    }
+                    (View::Port(x), View::Port(y)) => cmp_ports(x, y),
+                    (View::Pid(x), View::Pid(y)) => cmp_pids(x, y),
                     (View::Tuple(n, fa), View::Tuple(m, fb)) => {
                         if n != m {
                             return Some((n.cmp(m), 0, 0));
@@ -642,14 +647,60 @@ fn cmp_remote(x: &RemoteId, y: &RemoteId) -> Ordering {
     })
 }
 
-/// Local pids/ports (by word) before remote ones.
-fn cmp_local(x: &Result<u64, RemoteId>, y: &Result<u64, RemoteId>) -> Ordering {
+// Internal pids and ports on OTP 25, 64-bit (erl_term.h: `_PID_DATA_SHIFT` 4,
+// `_PID_DATA_SIZE` 28, `_PID_NUM_SIZE` 15; the port data is the whole 28 bits):
+//
+//   bits 63..32  derived from the data by the process/port table (a shuffled table index
+//                that spreads neighbours over cache lines): not ordered, ignored here
+//   bits 31..4   the data: a pid's serial (13 bits) above its number (15 bits); a port's
+//                number (28 bits)
+//   bits  3..0   the tag (0b0011 pid, 0b0111 port)
+//
+// `erlang:list_to_pid("<0.N.S>")` accepts exactly N < 2^15, S < 2^13 and
+// `list_to_port("#Port<0.N>")` N < 2^28 on OTP 25. (OTP 26 widened the data to 60 bits;
+// the tests against ERTS in test/pid_order_test.exs catch a layout that changes.)
+const DATA_SHIFT: u32 = 4;
+const PID_NUM_BITS: u32 = 15;
+
+/// The ERTS order key of a local pid's word: `serial << 32 | number` (the shape that
+/// [`cmp_pids`] also gives a remote pid, whose fields are 32 bits wide).
+pub fn local_pid_key(raw: u64) -> u64 {
+    let data = (raw as u32 >> DATA_SHIFT) as u64;
+    let number = data & ((1 << PID_NUM_BITS) - 1);
+    let serial = data >> PID_NUM_BITS;
+    (serial << 32) | number
+}
+
+/// The number of a local port (its order key) from its word.
+pub fn local_port_key(raw: u64) -> u64 {
+    (raw as u32 >> DATA_SHIFT) as u64
+}
+
+/// Pids as ERTS: serial, number, then node (local first on a tie, see the module docs).
+fn cmp_pids(x: &Result<u64, RemoteId>, y: &Result<u64, RemoteId>) -> Ordering {
+    // A remote pid's words are (number, serial).
+    let key = |p: &Result<u64, RemoteId>| match p {
+        Ok(k) => *k,
+        Err(r) => {
+            let (number, serial) = (r.2.first().copied(), r.2.get(1).copied());
+            (serial.unwrap_or(0) << 32) | number.unwrap_or(0)
+        }
+    };
+    key(x).cmp(&key(y)).then_with(|| match (x, y) {
+        (Ok(_), Ok(_)) => Ordering::Equal,
+        (Ok(_), Err(_)) => Ordering::Less,
+        (Err(_), Ok(_)) => Ordering::Greater,
+        (Err(p), Err(q)) => p.0.cmp(q.0).then(p.1.cmp(&q.1)),
+    })
+}
+
+/// Ports as ERTS: node, then number (local ones first, see the module docs).
+fn cmp_ports(x: &Result<u64, RemoteId>, y: &Result<u64, RemoteId>) -> Ordering {
     match (x, y) {
         (Ok(p), Ok(q)) => p.cmp(q),
         (Ok(_), Err(_)) => Ordering::Less,
         (Err(_), Ok(_)) => Ordering::Greater,
-        // Pids list (id, serial): compare from the first word, so reverse the words.
-        (Err(p), Err(q)) => p.0.cmp(q.0).then(p.1.cmp(&q.1)).then_with(|| p.2.cmp(&q.2)),
+        (Err(p), Err(q)) => cmp_remote(p, q),
     }
 }
 
@@ -777,12 +828,26 @@ mod tests {
         enc(|w| w.ext(&e).unwrap())
     }
     fn remote_pid(node: &str, id: u32) -> Vec<u8> {
+        remote_pid_full(node, id, 0, 1)
+    }
+    fn remote_pid_full(node: &str, id: u32, serial: u32, creation: u32) -> Vec<u8> {
         let mut e = vec![131, 88];
         ext_node(&mut e, node);
-        for x in [id, 0, 1] {
+        for x in [id, serial, creation] {
             e.extend_from_slice(&x.to_be_bytes());
         }
         enc(|w| w.ext(&e).unwrap())
+    }
+    /// A local pid's word as OTP 25 builds it (64-bit): data in bits 4..32, table-derived
+    /// bits above (here made to disagree with the order on purpose).
+    fn lpid(number: u64, serial: u64) -> Vec<u8> {
+        let data = (serial << 15) | number;
+        let junk = (0xFFFF_FFFF - data) & 0xFFFF_FFFF;
+        enc(|w| w.imm((junk << 32) | (data << 4) | 3))
+    }
+    fn lport(number: u64) -> Vec<u8> {
+        let junk = (0xFFFF_FFFF - number) & 0xFFFF_FFFF;
+        enc(|w| w.imm((junk << 32) | (number << 4) | 7))
     }
     fn remote_port(node: &str, id: u64) -> Vec<u8> {
         let mut e = vec![131, 120];
@@ -946,12 +1011,75 @@ mod tests {
             vec![port(4)],
             vec![remote_port("a@h", 1)],
             vec![remote_port("b@h", 0)],
+            vec![remote_pid("b@h", 1)],
             vec![pid(2)],
-            vec![pid(10)],
             vec![remote_pid("a@h", 7)],
             vec![remote_pid("a@h", 8)],
-            vec![remote_pid("b@h", 1)],
+            vec![pid(10)],
         ]);
+    }
+
+    #[test]
+    fn local_pid_and_port_words_decode() {
+        // <0.251.1>: number 251, serial 1; the words printed by an OTP 25 VM.
+        assert_eq!(local_pid_key(0x7d9_0008_0fb3), (1 << 32) | 251);
+        assert_eq!(local_pid_key(0x3_a628_0007_4c53), 29893);
+        assert_eq!(local_pid_key(0x3_ffff_ffff_fff3), (8191 << 32) | 32767);
+        assert_eq!(local_pid_key(0x1_0008_0003), 1 << 32); // <0.0.1>
+        assert_eq!(local_port_key(0xffff_000f_fff7), 65535);
+        assert_eq!(local_port_key(0xffff_ffff_fff7), 268_435_455);
+    }
+
+    #[test]
+    fn pids_by_serial_number_then_node_as_erts() {
+        // The order an OTP 25 VM gives (checked with lists:sort/1 on these pids).
+        check_ladder(&[
+            vec![remote_pid_full("a@h", 0, 0, 0)],
+            vec![remote_pid_full("b@h", 0, 0, 1)],
+            vec![remote_pid_full("zz@h", 0, 0, 0)],
+            vec![lpid(1, 0)],
+            vec![remote_pid_full("z@h", 1, 0, 1)],
+            vec![remote_pid_full("a@h", 2, 0, 2)],
+            vec![lpid(3, 0)],
+            vec![remote_pid_full("a@h", 3, 0, 1)], // a tie: local first (divergence)
+            vec![remote_pid_full("a@h", 3, 0, 2)], // then creation
+            vec![remote_pid_full("b@h", 3, 0, 1)],
+            vec![lpid(29893, 0)],
+            vec![lpid(32767, 0)],
+            vec![remote_pid_full("a@h", 1 << 20, 0, 1)], // 32-bit remote numbers
+            vec![lpid(0, 1)],
+            vec![lpid(251, 1)],
+            vec![remote_pid_full("a@h", 1 << 31, 1, 1)],
+            vec![lpid(0, 2)],
+            vec![lpid(32767, 8191)],
+            vec![remote_pid_full("a@h", 0, 1 << 31, 1)],
+        ]);
+    }
+
+    #[test]
+    fn ports_by_node_then_number_as_erts() {
+        check_ladder(&[
+            vec![lport(0)],
+            vec![lport(3)],
+            vec![lport(255)],
+            vec![lport(65535)],
+            vec![lport(70000)],
+            vec![lport(268_435_455)],
+            vec![remote_port("a@h", 5)],
+            vec![remote_port("a@h", 1 << 40)],
+            vec![remote_port("b@h", 0)],
+        ]);
+    }
+
+    #[test]
+    fn pids_nested_in_keys() {
+        // <0.29893.0> < <0.251.1> inside tuples and lists too.
+        let (lo, hi) = (lpid(29893, 0), lpid(251, 1));
+        check_ladder(&[
+            vec![tuple(std::slice::from_ref(&lo))],
+            vec![tuple(std::slice::from_ref(&hi))],
+        ]);
+        check_ladder(&[vec![list(&[lo], nil())], vec![list(&[hi], nil())]]);
     }
 
     #[test]

@@ -466,4 +466,3 @@ fn do_update_element<'a>(
         }
     })
 }
-
