@@ -17,7 +17,7 @@ MIX_ENV=test mix test --only long
 MIX_ENV=bench mix run bench/sched_monitor.exs ${SCHED_MONITOR_ARGS:-}
 
 # Soak runs at full size (issue #14): 10^5 owner deaths with and without heir (RSS within
-# 5%), 10^6 named create/delete cycles, a kill storm of 2,000 writers mid list insert.
+# 5%), 10^6 named create/delete cycles, a kill storm of 500 writers mid list insert (5M objects a table).
 TSUNAMI_SOAK=long MIX_ENV=test mix test test/soak/soak_test.exs
 
 # The core's tests under valgrind memcheck: 0 errors, no definite leaks.

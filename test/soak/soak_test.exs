@@ -10,7 +10,7 @@ defmodule Tsunami.SoakTest do
   @long System.get_env("TSUNAMI_SOAK") == "long"
   @owner_deaths if @long, do: 100_000, else: 2_000
   @named_cycles if @long, do: 1_000_000, else: 20_000
-  @storm_writers if @long, do: 2_000, else: 100
+  @storm_writers if @long, do: 500, else: 100
 
   @moduletag timeout: if(@long, do: 3_600_000, else: 120_000)
 
