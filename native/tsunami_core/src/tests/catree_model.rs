@@ -313,6 +313,15 @@ fn stress_splits_under_contention_and_joins_when_quiet() {
                     && std::time::Instant::now() < deadline
                 {
                     t.insert(obj(-1 - (i % 64), id as i64));
+                    // Now and then hold the shared range's lock a little (an update whose
+                    // callback sleeps): on a loaded machine, where the threads rarely run
+                    // at the same instant, the others then really find it taken.
+                    if i % 512 == 0 {
+                        let _ = t.update(&key(-1), None, |_| {
+                            std::thread::sleep(std::time::Duration::from_micros(200));
+                            Ok(())
+                        });
+                    }
                     i += 1;
                     if i % 64 == 0 {
                         peak.fetch_max(t.base_node_count(), std::sync::atomic::Ordering::Relaxed);
