@@ -23,12 +23,11 @@ defmodule Tsunami.ApiFuzz do
   (`API_FUZZ_TRACE_EP=N` traces episode N inside a longer run; `API_FUZZ_ONLY=ets` calls
   only the :ets side, to tell a crash of the reference from one of Tsunami).
 
-  Open differences (not fixed, about 2 per 10^6 calls, timing-dependent: a replay of the
-  episode alone does not show them): after some history in a long run, a table's
-  protection differs (Tsunami `:public` where :ets says `:private`, seen with
-  `Tsunami.ApiFuzz.Long.child(2007, 1_000_000)`), so fresh processes get (or are refused)
-  access on one side only; and prev/next on a hash table from a key that is not in it
-  returning a key on Tsunami where :ets raises (seed 393450 of the short run).
+  Open difference (not fixed, timing-dependent: a replay of the episode alone does not
+  show it): prev/next on a hash table from a key that is not in it returning a key on
+  Tsunami where :ets raises (seed 393450 of the short run). (The protection that differed
+  after some history in long runs, e.g. `Tsunami.ApiFuzz.Long.child(2007, 1_000_000)`,
+  was an OTP 25 :ets bug, see `restore_ets_protection/2`.)
   """
 
   alias Tsunami.Oracle
@@ -174,6 +173,7 @@ defmodule Tsunami.ApiFuzz do
       type: type,
       keypos: keypos,
       prot: prot,
+      created_prot: prot,
       named: named,
       name: name,
       opts: opts,
@@ -326,6 +326,7 @@ defmodule Tsunami.ApiFuzz do
 
     {oe, ot} = outcomes(st, ctx, f, args)
     count()
+    restore_ets_protection(st, f)
 
     if st[:trace],
       do: IO.puts("     -> #{inspect(oe, limit: 8)}\n     -> #{inspect(ot, limit: 8)}")
@@ -351,6 +352,51 @@ defmodule Tsunami.ApiFuzz do
         %{st | stop: true}
     end
   end
+
+  # OTP 25.2.3 :ets bug (in the reference, not in Tsunami): a write that yields (traps)
+  # marks the table busy, and when it finishes it gives the table back the protection it
+  # was *created* with, undoing a `setopts/2` protection change. delete_all_objects/1
+  # (and so select_delete/2 and match_delete/2 with a match-all pattern, which :ets runs
+  # as that, and init_table/2, which starts with it), insert/2 and insert_new/2 of a list
+  # (even an insert_new/2 that inserts nothing; from_dets/2 inserts lists) do this;
+  # select_replace/2 and a select_delete/2 that tests objects do not. A long table makes
+  # them yield every time:
+  #
+  #     T = ets:new(x, [public]),
+  #     ets:insert(T, [{I} || I <- lists:seq(1, 200000)]),
+  #     ets:setopts(T, {protection, private}),
+  #     ets:delete_all_objects(T),
+  #     ets:info(T, protection).    % public, not private
+  #
+  # A short table only when the call lands at the end of the caller's time slice (20
+  # objects, delete_all_objects/1 after a varying amount of work: about 1 call in 70), so
+  # in the fuzzer about once per 10^6 calls, depending on the history of the run and never
+  # in a replay of the episode alone: :ets then reads `:public` where Tsunami (rightly)
+  # still reads `:private`, or the reverse, and fresh processes get access on one side
+  # only. Exactly that case (one of those writes, :ets back at the creation protection,
+  # Tsunami at the one setopts gave) is repaired on the :ets side, from its owner.
+  @yielding_writes [
+    :insert,
+    :insert_new,
+    :delete_all_objects,
+    :select_delete,
+    :match_delete,
+    :init,
+    :dets
+  ]
+
+  @doc false
+  def restore_ets_protection(st, f) when f in @yielding_writes do
+    pe = :ets.info(st.e, :protection)
+
+    if pe == st.created_prot and pe != st.prot and Tsunami.info(st.t, :protection) == st.prot do
+      in_pid(:ets.info(st.e, :owner), fn -> :ets.setopts(st.e, {:protection, st.prot}) end)
+    end
+  catch
+    _, _ -> :ok
+  end
+
+  def restore_ets_protection(_st, _f), do: :ok
 
   # Both tables' contents and sizes at a difference (from the owner, for private tables).
   defp contents_now(st) do
