@@ -27,7 +27,12 @@ defmodule Tsunami.ApiFuzz do
   show it): prev/next on a hash table from a key that is not in it returning a key on
   Tsunami where :ets raises (seed 393450 of the short run). (The protection that differed
   after some history in long runs, e.g. `Tsunami.ApiFuzz.Long.child(2007, 1_000_000)`,
-  was an OTP 25 :ets bug, see `restore_ets_protection/2`.)
+  was an OTP 25 :ets bug, see `restore_ets_protection/2`.) Also not yet tolerated: an
+  insert/2 of a list holding two objects with the same key into a set or ordered_set
+  keeps the last on Tsunami and, when the :ets call yields (a long list, or the end of
+  the caller's time slice), the first on :ets (which one is unspecified in the :ets
+  docs): `ets:insert(T, [{k, first}] ++ [{I} || I <- lists:seq(1, 200000)] ++
+  [{k, last}])` keeps `{k, first}` (seed 2010, episode 2386).
   """
 
   alias Tsunami.Oracle
