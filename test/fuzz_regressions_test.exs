@@ -101,6 +101,42 @@ defmodule Tsunami.FuzzRegressionsTest do
     end
   end
 
+  test "a long write keeps the protection setopts gave" do
+    # The API fuzzer saw the protection differ after such a write: OTP 25 :ets gives the
+    # table back its creation protection when a write yields (see
+    # Tsunami.ApiFuzz.restore_ets_protection/2); Tsunami must keep the setopts one.
+    objs = for i <- 1..100_000, do: {i}
+
+    for type <- [:set, :ordered_set, :bag],
+        write <- [
+          &Tsunami.delete_all_objects/1,
+          &Tsunami.insert(&1, Enum.map(objs, fn {i} -> {-i} end)),
+          &Tsunami.insert_new(&1, Enum.map(objs, fn {i} -> {-i} end)),
+          &Tsunami.select_delete(&1, [{:_, [], [true]}]),
+          &Tsunami.select_delete(&1, [{{:"$1"}, [{:>, :"$1", 0}], [true]}]),
+          &Tsunami.match_delete(&1, :_)
+        ] do
+      t = Tsunami.new(:fz_prot, [type, :public])
+      Tsunami.insert(t, objs)
+      Tsunami.setopts(t, {:protection, :private})
+      write.(t)
+      assert Tsunami.info(t, :protection) == :private
+
+      refused =
+        Task.async(fn ->
+          try do
+            Tsunami.insert(t, {0})
+          rescue
+            ArgumentError -> :refused
+          end
+        end)
+        |> Task.await()
+
+      assert refused == :refused, inspect({type, write})
+      Tsunami.delete(t)
+    end
+  end
+
   defp wrap_end(:"$end_of_table"), do: {:"$end_of_table", []}
   defp wrap_end(other), do: other
 end

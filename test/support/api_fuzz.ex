@@ -23,12 +23,16 @@ defmodule Tsunami.ApiFuzz do
   (`API_FUZZ_TRACE_EP=N` traces episode N inside a longer run; `API_FUZZ_ONLY=ets` calls
   only the :ets side, to tell a crash of the reference from one of Tsunami).
 
-  Open differences (not fixed, about 2 per 10^6 calls, timing-dependent: a replay of the
-  episode alone does not show them): after some history in a long run, a table's
-  protection differs (Tsunami `:public` where :ets says `:private`, seen with
-  `Tsunami.ApiFuzz.Long.child(2007, 1_000_000)`), so fresh processes get (or are refused)
-  access on one side only; and prev/next on a hash table from a key that is not in it
-  returning a key on Tsunami where :ets raises (seed 393450 of the short run).
+  Open difference (not fixed, timing-dependent: a replay of the episode alone does not
+  show it): prev/next on a hash table from a key that is not in it returning a key on
+  Tsunami where :ets raises (seed 393450 of the short run). (The protection that differed
+  after some history in long runs, e.g. `Tsunami.ApiFuzz.Long.child(2007, 1_000_000)`,
+  was an OTP 25 :ets bug, see `restore_ets_protection/2`.) Also not yet tolerated: an
+  insert/2 of a list holding two objects with the same key into a set or ordered_set
+  keeps the last on Tsunami and, when the :ets call yields (a long list, or the end of
+  the caller's time slice), the first on :ets (which one is unspecified in the :ets
+  docs): `ets:insert(T, [{k, first}] ++ [{I} || I <- lists:seq(1, 200000)] ++
+  [{k, last}])` keeps `{k, first}` (seed 2010, episode 2386).
   """
 
   alias Tsunami.Oracle
@@ -174,6 +178,7 @@ defmodule Tsunami.ApiFuzz do
       type: type,
       keypos: keypos,
       prot: prot,
+      created_prot: prot,
       named: named,
       name: name,
       opts: opts,
@@ -326,6 +331,7 @@ defmodule Tsunami.ApiFuzz do
 
     {oe, ot} = outcomes(st, ctx, f, args)
     count()
+    oe = restore_ets_protection(st, f, oe, ot)
 
     if st[:trace],
       do: IO.puts("     -> #{inspect(oe, limit: 8)}\n     -> #{inspect(ot, limit: 8)}")
@@ -351,6 +357,76 @@ defmodule Tsunami.ApiFuzz do
         %{st | stop: true}
     end
   end
+
+  # OTP 25.2.3 :ets bug (in the reference, not in Tsunami): a write that yields (traps)
+  # marks the table busy, and when it finishes it gives the table back the protection it
+  # was *created* with, undoing a `setopts/2` protection change. delete_all_objects/1
+  # (and so select_delete/2 and match_delete/2 with a match-all pattern, which :ets runs
+  # as that, and init_table/2, which starts with it), insert/2 and insert_new/2 of a list
+  # (even an insert_new/2 that inserts nothing; from_dets/2 inserts lists) do this;
+  # select_replace/2 and a select_delete/2 that tests objects do not. A long table makes
+  # them yield every time:
+  #
+  #     T = ets:new(x, [public]),
+  #     ets:insert(T, [{I} || I <- lists:seq(1, 200000)]),
+  #     ets:setopts(T, {protection, private}),
+  #     ets:delete_all_objects(T),
+  #     ets:info(T, protection).    % public, not private
+  #
+  # A short table only when the call lands at the end of the caller's time slice (20
+  # objects, delete_all_objects/1 after a varying amount of work: about 1 call in 70), so
+  # in the fuzzer about once per 10^6 calls, depending on the history of the run and never
+  # in a replay of the episode alone: :ets then reads `:public` where Tsunami (rightly)
+  # still reads `:private`, or the reverse, and fresh processes get access on one side
+  # only. Exactly that case (one of those writes, :ets back at the creation protection,
+  # Tsunami at the one setopts gave) is repaired on the :ets side, from its owner.
+  #
+  # The same bug, seen from another process than the owner: the continuation of a
+  # yielding delete-all checks access against the table's protection while it is busy, so
+  # a caller that only the setopts protection lets in gets `badarg` (insufficient access
+  # rights) after the table was emptied (a `[self] delete_all_objects` difference, seed
+  # 2011 episode 937):
+  #
+  #     %% owner: T = ets:new(x, [private]), ets:insert(T, [{I} || I <- lists:seq(1, 200000)]),
+  #     %%        ets:setopts(T, {protection, public})
+  #     %% another process:
+  #     ets:delete_all_objects(T).   % badarg; ets:info(T, size) is 0, protection private
+  #
+  # There :ets's outcome is taken to be Tsunami's (the table is empty on both sides).
+  @yielding_writes [
+    :insert,
+    :insert_new,
+    :delete_all_objects,
+    :select_delete,
+    :match_delete,
+    :init,
+    :dets
+  ]
+
+  @doc false
+  def restore_ets_protection(st, f, oe, ot) when f in @yielding_writes do
+    pe = :ets.info(st.e, :protection)
+
+    if pe == st.created_prot and pe != st.prot and Tsunami.info(st.t, :protection) == st.prot do
+      in_pid(:ets.info(st.e, :owner), fn -> :ets.setopts(st.e, {:protection, st.prot}) end)
+
+      if f in [:delete_all_objects, :select_delete, :match_delete] and access_badarg?(oe) and
+           match?({:ok, _}, ot) and :ets.info(st.e, :size) == 0,
+         do: ot,
+         else: oe
+    else
+      oe
+    end
+  catch
+    _, _ -> oe
+  end
+
+  def restore_ets_protection(_st, _f, oe, _ot), do: oe
+
+  defp access_badarg?({:raise, :error, :badarg, msg}) when is_binary(msg),
+    do: msg =~ "insufficient access rights"
+
+  defp access_badarg?(_), do: false
 
   # Both tables' contents and sizes at a difference (from the owner, for private tables).
   defp contents_now(st) do
