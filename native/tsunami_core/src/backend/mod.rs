@@ -40,6 +40,20 @@ pub struct Position {
     pub at: u64,
 }
 
+impl Position {
+    /// Where a walk that has been through part of shard `shard` goes on: at walk position
+    /// `at` in that shard, or, with none left there, at the start of the next shard.
+    pub(crate) fn in_shard_or_next(shard: usize, at: Option<u64>) -> Position {
+        match at {
+            Some(at) => Position { shard, at },
+            None => Position {
+                shard: shard + 1,
+                at: 0,
+            },
+        }
+    }
+}
+
 /// A predicate true for the keys before a range start (see [`catree::range::From::Seek`]).
 pub type Seek<'a> = &'a dyn Fn(&[u8]) -> bool;
 
@@ -280,14 +294,9 @@ impl Storage {
     }
 
     /// `safe_fixtable(T, true)`: a hash table stops resizing and keeps the places of
-    /// deleted keys until the matching [`Storage::unfix`].
+    /// deleted keys until the matching [`Storage::unfix_deferred`].
     pub fn fix(&self) {
         dispatch!(self, b => b.fix())
-    }
-
-    /// Releases one [`Storage::fix`]; the last one frees what deletions kept.
-    pub fn unfix(&self) {
-        dispatch!(self, b => b.unfix())
     }
 
     /// Empties the storage at once, fixed or not, freeing what fixations kept too
@@ -328,9 +337,9 @@ impl Storage {
         }
     }
 
-    /// [`Storage::unfix`] without the sweep that the last unfix of a hash table owes:
-    /// true when [`Storage::sweep_kept`] must be called (off the caller's thread: it is
-    /// linear in the tombstones and ghosts the fixation kept).
+    /// Releases one [`Storage::fix`], without the sweep that the last unfix of a hash
+    /// table owes: true when [`Storage::sweep_kept`] must be called (off the caller's
+    /// thread: it is linear in the tombstones and ghosts the fixation kept).
     pub fn unfix_deferred(&self) -> bool {
         match self {
             Storage::Hash(h) => h.unfix_deferred(),

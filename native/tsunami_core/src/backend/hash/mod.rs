@@ -398,22 +398,10 @@ impl HashTable {
                     Some(from) => shard.for_bucket_in(b, from.., &mut f),
                 };
                 if seen >= max {
-                    return Some(match steps.peek() {
-                        Some(at) => Position {
-                            shard: pos.shard,
-                            at,
-                        },
-                        None => Position {
-                            shard: pos.shard + 1,
-                            at: 0,
-                        },
-                    });
+                    return Some(Position::in_shard_or_next(pos.shard, steps.peek()));
                 }
             }
-            pos = Position {
-                shard: pos.shard + 1,
-                at: 0,
-            };
+            pos = Position::in_shard_or_next(pos.shard, None);
         }
         None
     }
@@ -589,21 +577,9 @@ impl HashTable {
                 return None;
             }
             if seen >= max {
-                return Some(match resume {
-                    Some(at) => Position {
-                        shard: pos.shard,
-                        at,
-                    },
-                    None => Position {
-                        shard: pos.shard + 1,
-                        at: 0,
-                    },
-                });
+                return Some(Position::in_shard_or_next(pos.shard, resume));
             }
-            pos = Position {
-                shard: pos.shard + 1,
-                at: 0,
-            };
+            pos = Position::in_shard_or_next(pos.shard, None);
         }
         None
     }
