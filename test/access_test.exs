@@ -4,6 +4,7 @@ defmodule Tsunami.AccessTest do
   on `:ets` and on Tsunami and compared.
   """
   use ExUnit.Case, async: true
+  alias Tsunami.TestSupport
   alias Tsunami.Oracle
 
   @ops [
@@ -124,7 +125,9 @@ defmodule Tsunami.AccessTest do
       assert mod.info(t, :owner) == pid
       stop(pid)
       # the table goes away when its owner exits (asynchronously for Tsunami)
-      assert wait_until(fn -> mod.info(t) == :undefined end), "#{mod} #{inspect(opts)}"
+      assert TestSupport.wait_until(fn -> mod.info(t) == :undefined end),
+             "#{mod} #{inspect(opts)}"
+
       assert mod.info(t, :size) == :undefined
       assert_raise ArgumentError, fn -> mod.lookup(t, :k) end
 
@@ -134,14 +137,6 @@ defmodule Tsunami.AccessTest do
         assert mod.info(t2, :owner) == self()
         mod.delete(t2)
       end
-    end
-  end
-
-  defp wait_until(f, n \\ 200) do
-    cond do
-      f.() -> true
-      n == 0 -> false
-      true -> Process.sleep(5) && wait_until(f, n - 1)
     end
   end
 
@@ -183,7 +178,7 @@ defmodule Tsunami.AccessTest do
       send(live_heir, :die)
       assert_receive {:DOWN, ^hr, _, _, _}
       stop(pid)
-      assert wait_until(fn -> mod.info(t) == :undefined end), "#{mod}"
+      assert TestSupport.wait_until(fn -> mod.info(t) == :undefined end), "#{mod}"
     end
   end
 
@@ -214,7 +209,7 @@ defmodule Tsunami.AccessTest do
       assert_raise ArgumentError, fn -> mod.give_away(t, self(), :back) end
       assert mod.lookup(t, :by_receiver) == [{:by_receiver, 1}]
       stop(receiver)
-      assert wait_until(fn -> mod.info(t) == :undefined end)
+      assert TestSupport.wait_until(fn -> mod.info(t) == :undefined end)
     end
   end
 

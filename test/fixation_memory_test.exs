@@ -1,6 +1,7 @@
 defmodule Tsunami.FixationMemoryTest do
   # async: false: it reads :erlang.memory(:binary), which every other test moves too.
   use ExUnit.Case, async: false
+  alias Tsunami.TestSupport
 
   # Objects holding a reference keep their term in an environment of their own, so a
   # big binary in them shows in :erlang.memory(:binary) until the object is freed.
@@ -21,7 +22,7 @@ defmodule Tsunami.FixationMemoryTest do
       true = mod.delete(t)
       # The inserted list's binaries stay referenced from this process's heap until it
       # collects them (:ets shares them with the table): collect while waiting.
-      assert wait_until(fn ->
+      assert TestSupport.wait_until(fn ->
                :erlang.garbage_collect()
                :erlang.memory(:binary) - base < 2_000_000
              end),
@@ -30,14 +31,6 @@ defmodule Tsunami.FixationMemoryTest do
       assert mod.info(t, :fixed) == :undefined
       assert_raise ArgumentError, fn -> mod.safe_fixtable(t, false) end
       assert_raise ArgumentError, fn -> mod.select(cont) end
-    end
-  end
-
-  defp wait_until(fun, tries \\ 100) do
-    cond do
-      fun.() -> true
-      tries == 0 -> false
-      true -> Process.sleep(10) && wait_until(fun, tries - 1)
     end
   end
 end

@@ -1,6 +1,7 @@
 defmodule Tsunami.InteropTest do
   # to_dets/from_dets, init_table, table/1,2 (QLC) and i/0..3, each against :ets.
   use ExUnit.Case, async: true
+  alias Tsunami.TestSupport
   import ExUnit.CaptureIO
 
   @moduletag :tmp_dir
@@ -26,21 +27,6 @@ defmodule Tsunami.InteropTest do
 
   defp dets_type(:ordered_set), do: :set
   defp dets_type(type), do: type
-
-  # Polls `fun` every millisecond until it is true, at most `tries` times.
-  defp wait_until(fun, tries) do
-    cond do
-      fun.() ->
-        :ok
-
-      tries == 0 ->
-        :timeout
-
-      true ->
-        Process.sleep(1)
-        wait_until(fun, tries - 1)
-    end
-  end
 
   describe "dets" do
     for type <- @types do
@@ -88,7 +74,7 @@ defmodule Tsunami.InteropTest do
         :ok = :dets.safe_fixtable(d, false)
         # The catch-up has begun once the table has more slots (a dets that grew at
         # once would not get there: the walk then checks nothing more, and fails nothing).
-        wait_until(fn -> elem(:dets.info(d, :no_slots), 1) > slots end, 3000)
+        TestSupport.wait_until(fn -> elem(:dets.info(d, :no_slots), 1) > slots end, 3000, 1)
         tab = mod.new(:regrow, [:set, :public])
         assert mod.from_dets(tab, d) == true
         assert mod.info(tab, :size) == n, "#{inspect(mod)}"

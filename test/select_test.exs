@@ -7,6 +7,7 @@ defmodule Tsunami.SelectTest do
   Hash-table results are compared as multisets (sorted); `ordered_set` results exactly.
   """
   use ExUnit.Case, async: true
+  alias Tsunami.TestSupport
   alias Tsunami.Oracle
 
   @types [:set, :bag, :duplicate_bag, :ordered_set]
@@ -928,7 +929,7 @@ defmodule Tsunami.SelectTest do
         ref = Process.monitor(pid)
         send(pid, :go)
         assert_receive {:DOWN, ^ref, _, _, _}
-        wait_until(fn -> match?({_, [_]}, mod.info(t, :safe_fixed)) end)
+        assert TestSupport.wait_until(fn -> match?({_, [_]}, mod.info(t, :safe_fixed)) end)
         assert {_, [{^me, 2}]} = mod.info(t, :safe_fixed)
 
         assert mod.safe_fixtable(t, false)
@@ -939,7 +940,7 @@ defmodule Tsunami.SelectTest do
 
         # A process that exits while fixing releases its fixation.
         Oracle.in_process(fn -> mod.safe_fixtable(t, true) end)
-        wait_until(fn -> mod.info(t, :fixed) == false end)
+        assert TestSupport.wait_until(fn -> mod.info(t, :fixed) == false end)
 
         for bad <- [:maybe, 1, nil, "true"] do
           assert_raise ArgumentError, fn -> mod.safe_fixtable(t, bad) end
@@ -987,14 +988,6 @@ defmodule Tsunami.SelectTest do
       end)
 
       Oracle.delete(o)
-    end
-  end
-
-  defp wait_until(fun, n \\ 200) do
-    cond do
-      fun.() -> :ok
-      n == 0 -> flunk("condition never became true")
-      true -> Process.sleep(5) && wait_until(fun, n - 1)
     end
   end
 

@@ -2,16 +2,14 @@ defmodule Tsunami.Reliability.GiveAwayRaceTest do
   # Issue #14 item 6: give_away/3 to a process that dies between the alive check and the
   # monitor left the table owned by a dead process, alive until someone called info/all.
   use ExUnit.Case, async: true
+  alias Tsunami.TestSupport
 
   @rounds 5_000
 
-  # Busy for a while, without yielding much: the receiver runs on the other scheduler.
-  defp spin(n), do: Enum.reduce(1..n, 0, &(&1 + &2))
-
   defp one_round(mod, i) do
     t = mod.new(:x, [:set, :public])
-    {pid, ref} = spawn_monitor(fn -> spin(rem(i, 997) * 4) end)
-    spin(rem(i * 7, 991) * 4)
+    {pid, ref} = spawn_monitor(fn -> TestSupport.spin(rem(i, 997) * 4) end)
+    TestSupport.spin(rem(i * 7, 991) * 4)
 
     given =
       try do

@@ -3,6 +3,7 @@ defmodule Tsunami.Reliability.KeepAliveAndBuffersTest do
   # external format; a resource inside one must still be kept alive while stored. And the
   # per-thread decode stacks must not keep the size of the largest term ever read.
   use ExUnit.Case, async: true
+  alias Tsunami.TestSupport
 
   defp nest(inner, 0), do: inner
   defp nest(inner, n), do: nest(%{n => inner, :pad => n}, n - 1)
@@ -51,7 +52,7 @@ defmodule Tsunami.Reliability.KeepAliveAndBuffersTest do
 
       :erlang.garbage_collect()
       Process.sleep(200)
-      rss()
+      TestSupport.rss()
     end
 
     # :ets first: whatever the VM keeps of the reader's heap is then already kept.
@@ -60,10 +61,5 @@ defmodule Tsunami.Reliability.KeepAliveAndBuffersTest do
     after_tsunami = read.(Tsunami, t)
     # Kept stacks would be 8 bytes per element on the reading scheduler: 40 MB.
     assert after_tsunami - base < 20_000_000
-  end
-
-  defp rss do
-    [_, pages | _] = File.read!("/proc/self/statm") |> String.split()
-    String.to_integer(pages) * 4096
   end
 end

@@ -3,6 +3,7 @@ defmodule Tsunami.Reliability.RenameRaceTest do
   # read outside the registry lock, so a delete could drop the old name after the rename
   # had moved the table: the new name then stayed taken by a deleted table for ever.
   use ExUnit.Case, async: true
+  alias Tsunami.TestSupport
 
   @rounds 2_000
 
@@ -16,7 +17,10 @@ defmodule Tsunami.Reliability.RenameRaceTest do
     go = make_ref()
 
     pids =
-      for f <- [fn -> flip(mod, a, b, 0) end, fn -> spin(i) && mod.delete(t) end] do
+      for f <- [
+            fn -> flip(mod, a, b, 0) end,
+            fn -> TestSupport.spin(rem(i * 37, 400)) && mod.delete(t) end
+          ] do
         spawn(fn ->
           receive do
             ^go -> :ok
@@ -45,8 +49,6 @@ defmodule Tsunami.Reliability.RenameRaceTest do
   rescue
     ArgumentError -> n
   end
-
-  defp spin(i), do: Enum.reduce(1..rem(i * 37, 400), 0, &(&1 + &2)) >= 0
 
   for mod <- [Tsunami, :ets] do
     test "rename racing delete leaves no name behind (#{inspect(mod)})" do

@@ -6,6 +6,7 @@ defmodule Tsunami.SoakTest do
   #
   # async: false: RSS is the whole VM's, so nothing else may run beside these.
   use ExUnit.Case, async: false
+  alias Tsunami.TestSupport
 
   @long System.get_env("TSUNAMI_SOAK") == "long"
   @owner_deaths if @long, do: 100_000, else: 2_000
@@ -14,11 +15,6 @@ defmodule Tsunami.SoakTest do
 
   @moduletag timeout: if(@long, do: 3_600_000, else: 120_000)
 
-  defp rss do
-    [_, pages | _] = File.read!("/proc/self/statm") |> String.split()
-    String.to_integer(pages) * 4096
-  end
-
   # Settles the VM's and the reaper's frees, then reads RSS.
   defp settled_rss do
     for _ <- 1..3 do
@@ -26,7 +22,7 @@ defmodule Tsunami.SoakTest do
       Process.sleep(100)
     end
 
-    rss()
+    TestSupport.rss()
   end
 
   defp heir_loop do
@@ -143,7 +139,7 @@ defmodule Tsunami.SoakTest do
 
             receive do: ({:ready, ^pid} -> :ok)
             # Kill at a spread of moments: before, during and after the insert.
-            spin(rem(w * 7919, 200_000))
+            TestSupport.spin(rem(w * 7919, 200_000))
             Process.exit(pid, :kill)
             # A kill lands between calls: an insert already running finishes first (a
             # dirty NIF cannot be interrupted), and DOWN comes after it.
@@ -164,6 +160,4 @@ defmodule Tsunami.SoakTest do
       :ets.delete(e)
     end
   end
-
-  defp spin(n), do: Enum.reduce(1..max(n, 1), 0, &(&1 + &2))
 end
