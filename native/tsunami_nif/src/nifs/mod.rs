@@ -41,12 +41,30 @@ pub mod select;
 pub mod table;
 pub mod write;
 
-/// Tells the scheduler how much of its time slice a chunked walk used, so a walk made of
-/// many NIF calls is preempted like a BIF that traps, not counted as one reduction per
-/// call. A full chunk (`TRAVERSAL_CHUNK` objects, a few hundred µs) counts as a quarter
-/// of a slice.
-pub(crate) fn charge_walk(env: rustler::Env, objects: usize) {
-    let chunk = tsunami_core::config::TRAVERSAL_CHUNK.max(1);
-    let percent = (objects * 25 / chunk).clamp(1, 100) as i32;
-    let _ = rustler::schedule::consume_timeslice(env, percent);
+/// When a chunked walk started, to charge the scheduler for the time it took.
+pub(crate) struct WalkClock(std::time::Instant);
+
+impl WalkClock {
+    pub(crate) fn start() -> Self {
+        WalkClock(std::time::Instant::now())
+    }
+
+    /// Tells the scheduler how much of its time slice a chunked walk used, so a walk made
+    /// of many NIF calls is preempted like a BIF that traps, not counted as one reduction
+    /// per call. The charge is the larger of two measures: objects visited (a full
+    /// `TRAVERSAL_CHUNK` counts as a quarter of a slice) and time taken
+    /// ([`SLICE_MICROS`] counts as a whole slice), so a slow chunk (large objects, a
+    /// loaded machine) makes the process yield before consecutive chunks add up to more
+    /// than about 1 ms on one scheduler.
+    pub(crate) fn charge(self, env: rustler::Env, objects: usize) {
+        let chunk = tsunami_core::config::TRAVERSAL_CHUNK.max(1);
+        let by_objects = objects * 25 / chunk;
+        let by_time = self.0.elapsed().as_micros() as usize * 100 / SLICE_MICROS;
+        let percent = by_objects.max(by_time).clamp(1, 100) as i32;
+        let _ = rustler::schedule::consume_timeslice(env, percent);
+    }
 }
+
+/// Microseconds of NIF work that count as a whole time slice (half the 1 ms budget, so
+/// the chunk that crosses it still ends inside the budget).
+const SLICE_MICROS: usize = 500;

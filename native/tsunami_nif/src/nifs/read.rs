@@ -165,6 +165,7 @@ fn resolve<'a>(env: Env<'a>, tab: Term<'a>) -> NifResult<Term<'a>> {
 /// previous chunk returned. Returns `{Objects, Cursor | '$end_of_table'}`.
 #[rustler::nif]
 fn tab2list_chunk<'a>(env: Env<'a>, tab: Term<'a>, cont: Term<'a>) -> NifResult<Term<'a>> {
+    let clock = super::WalkClock::start();
     let cursor: ResourceArc<Cursor> = match cont.decode::<ResourceArc<Cursor>>() {
         Ok(c) => c,
         Err(_) => {
@@ -192,7 +193,7 @@ fn tab2list_chunk<'a>(env: Env<'a>, tab: Term<'a>, cont: Term<'a>) -> NifResult<
         return Err(e);
     }
     deleted_meanwhile(&cursor.handle)?;
-    super::charge_walk(env, out.len());
+    clock.charge(env, out.len());
     let list = convert::make_list(env, &out);
     Ok(match more {
         true => (list, cursor.encode(env)).encode(env),

@@ -284,6 +284,7 @@ fn select_run<'a>(
     cont: Term<'a>,
     mode_t: Term<'a>,
 ) -> NifResult<Term<'a>> {
+    let clock = super::WalkClock::start();
     let mode = mode(mode_t)?;
     let cursor: ResourceArc<Cursor> = match cont.decode::<ResourceArc<Cursor>>() {
         Ok(c) => c,
@@ -376,7 +377,7 @@ fn select_run<'a>(
         Mode::Replace => (acc.seen as usize).saturating_mul(TRAVERSAL_CHUNK / REPLACE_CHUNK),
         _ => acc.seen as usize,
     };
-    super::charge_walk(env, weight);
+    clock.charge(env, weight);
     let rest = match more {
         true => cursor.encode(env),
         false => atoms::end_of_table().encode(env),
@@ -399,6 +400,7 @@ fn select_all_rev<'a>(
     acc: Term<'a>,
     marker: Term<'a>,
 ) -> NifResult<Term<'a>> {
+    let clock = super::WalkClock::start();
     let cursor: ResourceArc<Cursor> = match cont.decode::<ResourceArc<Cursor>>() {
         Ok(c) => c,
         Err(_) => {
@@ -450,7 +452,7 @@ fn select_all_rev<'a>(
         false => s.visit_rev(&pos, TRAVERSAL_CHUNK, visit),
     };
     VISITED.fetch_add(seen, Ordering::Relaxed);
-    super::charge_walk(env, seen as usize);
+    clock.charge(env, seen as usize);
     let more = next.is_some();
     if more {
         *pos_slot = next;

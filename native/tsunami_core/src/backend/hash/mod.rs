@@ -486,7 +486,8 @@ impl HashTable {
         let mut verdicts: Vec<bool> = Vec::new();
         self.walk_write(pos, max, |shard, bucket, from, keep_places| {
             verdicts.clear();
-            let n = shard.for_bucket(bucket, |o| {
+            // Asked in chain order, the order remove_in_bucket consumes them in.
+            let n = shard.for_bucket_chain(bucket, |o| {
                 verdicts.push(from.is_none_or(|from| shard.pos_of(o) >= from) && doomed(o))
             });
             if verdicts.contains(&true) {

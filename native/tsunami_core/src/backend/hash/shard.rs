@@ -313,18 +313,17 @@ impl Shard {
         false
     }
 
-    pub fn for_key(&self, bh: u64, hash: u64, key: &[u8], mut f: impl FnMut(&Obj)) {
+    /// Calls `f` on the objects with this key, in insertion order (a run is stored
+    /// newest first, see [`Shard::insert`]).
+    pub fn for_key(&self, bh: u64, hash: u64, key: &[u8], f: impl FnMut(&Obj)) {
         let mut cur = self.bucket(self.address(bh));
-        let mut in_run = false;
         while let Some(n) = cur {
             if n.has_key(hash, key) {
-                if n.is_dead() {
-                    return; // a tombstone stands alone for its key
+                if !n.is_dead() {
+                    // A tombstone stands alone for its key; a live run is contiguous.
+                    in_insertion_order(cur, |o| o.has_key(hash, key), f);
                 }
-                f(n);
-                in_run = true;
-            } else if in_run {
-                return; // a key's objects are contiguous
+                return;
             }
             cur = n.next();
         }
@@ -351,58 +350,42 @@ impl Shard {
         }
     }
 
-    /// [`Shard::for_bucket`] in reverse chain order.
-    pub fn for_bucket_rev(&self, i: usize, mut f: impl FnMut(&Obj)) -> usize {
-        // Chains are short (load about 1): gather on the stack, spill beyond 8.
-        let mut few: [Option<&Obj>; 8] = [None; 8];
-        let mut more: Vec<&Obj> = Vec::new();
-        let mut n = 0;
-        let mut cur = self.bucket(i);
-        while let Some(node) = cur {
-            if !node.is_dead() {
-                match few.get_mut(n) {
-                    Some(slot) => *slot = Some(node),
-                    None => more.push(node),
-                }
-                n += 1;
-            }
-            cur = node.next();
-        }
-        more.iter().rev().for_each(|o| f(o));
-        few.iter().take(n).rev().flatten().for_each(|o| f(o));
-        n
+    /// [`Shard::for_bucket`] backwards: the same objects in exactly the reverse order.
+    pub fn for_bucket_rev(&self, i: usize, f: impl FnMut(&Obj)) -> usize {
+        self.for_bucket_rev_in(i, .., f)
     }
 
-    /// [`Shard::for_bucket_in`] in reverse chain order.
+    /// [`Shard::for_bucket_in`] backwards.
     pub fn for_bucket_rev_in(
         &self,
         i: usize,
         range: impl std::ops::RangeBounds<u64>,
         mut f: impl FnMut(&Obj),
     ) -> usize {
-        let mut objs: Vec<&Obj> = Vec::new();
-        let mut cur = self.bucket(i);
-        while let Some(node) = cur {
-            if !node.is_dead() && range.contains(&self.pos_of(node)) {
-                objs.push(node);
-            }
-            cur = node.next();
-        }
-        objs.iter().rev().for_each(|o| f(o));
-        objs.len()
+        // Chains are short (load about 1): gather on the stack, spill beyond 8.
+        let mut few: [Option<&Obj>; 8] = [None; 8];
+        let mut more: Vec<&Obj> = Vec::new();
+        let mut n = 0;
+        in_insertion_order(
+            self.bucket(i),
+            |o| range.contains(&self.pos_of(o)),
+            |o| {
+                match few.get_mut(n) {
+                    Some(slot) => *slot = Some(o),
+                    None => more.push(o),
+                }
+                n += 1;
+            },
+        );
+        more.iter().rev().for_each(|o| f(o));
+        few.iter().take(n).rev().flatten().for_each(|o| f(o));
+        n
     }
 
-    pub fn for_bucket(&self, i: usize, mut f: impl FnMut(&Obj)) -> usize {
-        let mut n = 0;
-        let mut cur = self.bucket(i);
-        while let Some(node) = cur {
-            if !node.is_dead() {
-                f(node);
-                n += 1;
-            }
-            cur = node.next();
-        }
-        n
+    /// Calls `f` on every object of bucket `i` (not tombstones), in walk order: runs in
+    /// chain order, each key's objects in insertion order. Returns how many.
+    pub fn for_bucket(&self, i: usize, f: impl FnMut(&Obj)) -> usize {
+        in_insertion_order(self.bucket(i), |_| true, f)
     }
 
     /// [`Shard::for_bucket`] on the objects whose walk position is in `range` (a bucket
@@ -411,12 +394,18 @@ impl Shard {
         &self,
         i: usize,
         range: impl std::ops::RangeBounds<u64>,
-        mut f: impl FnMut(&Obj),
+        f: impl FnMut(&Obj),
     ) -> usize {
+        in_insertion_order(self.bucket(i), |o| range.contains(&self.pos_of(o)), f)
+    }
+
+    /// Calls `f` on every live object of bucket `i` in *chain* order (a key's objects
+    /// newest first), the order [`Shard::remove_in_bucket`] asks its predicate in.
+    pub fn for_bucket_chain(&self, i: usize, mut f: impl FnMut(&Obj)) -> usize {
         let mut n = 0;
         let mut cur = self.bucket(i);
         while let Some(node) = cur {
-            if !node.is_dead() && range.contains(&self.pos_of(node)) {
+            if !node.is_dead() {
                 f(node);
                 n += 1;
             }
@@ -472,12 +461,11 @@ impl Shard {
         let hash = obj.hash();
         self.count += 1;
         self.bytes += obj.heap_bytes();
-        // Walk to the end of the key's run (or to the first object with a higher walk
-        // position: chains are sorted by position), deciding on the way.
+        // Walk to the key's run (or to the first object with a higher walk position:
+        // chains are sorted by position), deciding there.
         let pos = walk_pos(bh);
         let shard_bits = self.shard_bits;
         let mut slot: &mut Chain = self.bucket_mut(i);
-        let mut in_run = false;
         let mut removed: Option<Obj> = None;
         let mut tombstone: Option<Obj> = None;
         loop {
@@ -491,29 +479,27 @@ impl Shard {
                     break;
                 }
                 Some(cur) if cur.has_key(hash, obj.key()) => {
-                    in_run = true;
-                    match mode {
-                        KeyMode::Unique => {
-                            // Take `cur`'s place in the chain.
-                            let mut old = slot.take().expect("matched Some");
-                            *obj.next_mut() = old.next_mut().take();
-                            *slot = Some(obj);
-                            removed = Some(old);
-                            break;
-                        }
-                        KeyMode::Bag if crate::term::same(cur.body(), obj.body()) => {
-                            removed = Some(obj);
-                            break;
-                        }
-                        _ => {}
+                    if mode == KeyMode::Unique {
+                        // Take `cur`'s place in the chain.
+                        let mut old = slot.take().expect("matched Some");
+                        *obj.next_mut() = old.next_mut().take();
+                        *slot = Some(obj);
+                        removed = Some(old);
+                    } else if mode == KeyMode::Bag && run_holds(cur, obj.body()) {
+                        removed = Some(obj);
+                    } else {
+                        // Before the run: runs are newest first, so an insert is O(1)
+                        // however many copies the key has (readers reverse a run).
+                        *obj.next_mut() = slot.take();
+                        *slot = Some(obj);
                     }
-                    slot = slot.as_mut().expect("matched Some").next_mut();
+                    break;
                 }
-                Some(cur) if !in_run && walk_pos(cur.hash() >> shard_bits) <= pos => {
+                Some(cur) if walk_pos(cur.hash() >> shard_bits) <= pos => {
                     slot = slot.as_mut().expect("matched Some").next_mut()
                 }
                 _ => {
-                    // End of the run (or of the chain): link in here.
+                    // The key's place in the chain (sorted by position): link in here.
                     *obj.next_mut() = slot.take();
                     *slot = Some(obj);
                     break;
@@ -532,8 +518,9 @@ impl Shard {
         }
     }
 
-    /// Removes the objects of bucket-hash `bh`'s bucket for which `pred` holds, keeping the
-    /// rest in order. Returns the removed ones in order. With `keep_places` (the table is
+    /// Removes the objects of bucket-hash `bh`'s bucket for which `pred` holds (asked in
+    /// chain order), keeping the rest in order. Returns the removed ones in walk order
+    /// (each key's in insertion order). With `keep_places` (the table is
     /// fixed), a key that loses all its objects leaves a tombstone where its first one
     /// was, so `next/2` still finds its place.
     pub fn remove_where(
@@ -615,6 +602,19 @@ impl Shard {
         for o in &removed {
             self.count -= 1;
             self.bytes -= o.heap_bytes();
+        }
+        // A key's removed objects are adjacent here, newest first: hand them out in
+        // insertion order.
+        let mut start = 0;
+        while start < removed.len() {
+            let first = &removed[start];
+            let end = start
+                + removed[start..]
+                    .iter()
+                    .take_while(|o| o.has_key(first.hash(), first.key()))
+                    .count();
+            removed[start..end].reverse();
+            start = end;
         }
         removed
     }
@@ -818,6 +818,51 @@ pub fn walk_pos(bh: u64) -> u64 {
 }
 
 #[allow(clippy::vec_box)] // the nodes are relinked, not moved out of their boxes
+/// Calls `f` on the live objects of a chain for which `keep` holds (a key's objects all
+/// or none), runs in chain order, each run in insertion order. A run is stored newest
+/// first (an insert links before the run in O(1), as ETS does; see [`Shard::insert`]),
+/// so a run of several objects is gathered and visited backwards. Returns how many.
+fn in_insertion_order<'a>(
+    mut cur: &'a Chain,
+    keep: impl Fn(&Obj) -> bool,
+    mut f: impl FnMut(&'a Obj),
+) -> usize {
+    let mut n = 0;
+    let mut run: Vec<&'a Obj> = Vec::new();
+    while let Some(node) = cur {
+        let next = node.next();
+        if !node.is_dead() && keep(node) {
+            n += 1;
+            let run_goes_on = next
+                .as_ref()
+                .is_some_and(|m| m.has_key(node.hash(), node.key()));
+            if run_goes_on || !run.is_empty() {
+                run.push(node);
+                if !run_goes_on {
+                    run.drain(..).rev().for_each(&mut f);
+                }
+            } else {
+                f(node);
+            }
+        }
+        cur = next;
+    }
+    n
+}
+
+/// Whether the run that starts at `first` holds an object whose body is `body`.
+fn run_holds(first: &Obj, body: &[u8]) -> bool {
+    let (hash, key) = (first.hash(), first.key());
+    let mut cur = Some(first);
+    while let Some(o) = cur.filter(|o| o.has_key(hash, key)) {
+        if crate::term::same(o.body(), body) {
+            return true;
+        }
+        cur = o.next().as_ref();
+    }
+    false
+}
+
 fn relink(objs: Vec<Obj>) -> Chain {
     let mut head: Chain = None;
     for mut o in objs.into_iter().rev() {
