@@ -114,6 +114,20 @@ defmodule Tsunami.RedirectTest do
     assert_raise Mix.Error, ~r/not an application built/, fn -> rewrite(:stdlib, build_lib) end
   end
 
+  test "Tsunami.i/0 names the redirected applications first, flagging those not rewritten" do
+    Application.put_env(:tsunami, :redirect, [:stdlib, :no_such_app])
+    on_exit(fn -> Application.delete_env(:tsunami, :redirect) end)
+
+    [header | _] = ExUnit.CaptureIO.capture_io(&Tsunami.i/0) |> String.split("\n")
+
+    assert header ==
+             " redirected to Tsunami: stdlib (NOT rewritten: add the :tsunami_redirect " <>
+               "compiler), no_such_app (not loaded)"
+
+    Application.delete_env(:tsunami, :redirect)
+    refute ExUnit.CaptureIO.capture_io(&Tsunami.i/0) =~ "redirected"
+  end
+
   defp rewrite(app, build_lib), do: Tsunami.Redirect.rewrite_app(app, build_lib)
 
   # dynamic_calls/2 works on an application; one beam is its own application here.
