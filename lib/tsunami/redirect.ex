@@ -18,10 +18,10 @@ defmodule Tsunami.Redirect do
   What is rewritten is what `src/tsunami_redirect.erl` describes: remote calls
   `:ets.f(...)` (through an alias or a module attribute too: they are plain remote calls
   once expanded), external funs `&:ets.f/n`, the module argument of `apply/3` and the
-  `spawn` family, stack-frame patterns `{:ets, f, args, info}`, and `:ets` passed to a
-  local function that uses that argument as a module. `:ets` as data stays. A module
-  computed at run time cannot be rewritten: `mix tsunami.redirect --check` lists such
-  calls.
+  `spawn` family, stack-frame patterns `{:ets, f, args, info}` (any 4-tuple pattern
+  that starts with `:ets`), and `:ets` passed to a local function that uses that
+  argument as a module. `:ets` as data stays. A module computed at run time cannot be
+  rewritten: `mix tsunami.redirect --check` lists such calls.
 
   A rewritten module carries the attribute `tsunami_redirect: [Tsunami]`, so a second run
   leaves it alone and `Tsunami.i/0` can tell whether an application was redirected. Its
