@@ -103,7 +103,8 @@ logdir=$(cd "$logdir" && pwd)
 # The suite's data dir sits beside the beam, where CT looks for it.
 rm -rf "${build:?}/${name}_data"
 [ -d "$(dirname "$suite_src")/${name}_data" ] && cp -r "$(dirname "$suite_src")/${name}_data" "$build/"
-erlc -o "$build" "$here"/src/*.erl
+# The redirect is the product's (src/tsunami_redirect.erl), shared with `config :tsunami, redirect:'.
+erlc -o "$build" "$here"/src/*.erl "$root"/src/tsunami_redirect.erl
 helpers=$otp_dir/src/helpers
 if [ -d "$helpers" ]; then erlc -o "$build" "$helpers"/*.erl; fi
 

@@ -1053,7 +1053,11 @@ defmodule Tsunami do
   @spec table(tab, list() | tuple()) :: :qlc.query_handle()
   defdelegate table(tab, options), to: Tsunami.Qlc
 
-  @doc "Prints a line for each Tsunami table: id, name, type, size, memory, owner."
+  @doc """
+  Prints a line for each Tsunami table: id, name, type, size, memory, owner. When
+  `config :tsunami, redirect: [...]` names applications (see `Tsunami.Redirect`), a first
+  line lists them, each flagged if its modules were not rewritten.
+  """
   @spec i() :: :ok
   defdelegate i(), to: Tsunami.Shell
 

@@ -2,7 +2,8 @@ defmodule Tsunami.Shell do
   @moduledoc false
   # i/0..3: the shell printing of :ets.i/0..3 for Tsunami tables.
   #
-  # i/0 prints one line per table (id, name, type, size, memory, owner). i/1..3 pages
+  # i/0 prints one line per table (id, name, type, size, memory, owner), after a line
+  # naming the applications redirected to Tsunami (Tsunami.Redirect), if any. i/1..3 pages
   # through one table, `height` objects a page, each cut to `width` columns, and reads a
   # command after each page: (c)ontinue, (q)uit, (p)N prints object N in full, (k)ill
   # deletes the table, /Regexp shows only objects whose printed form matches.
@@ -11,10 +12,31 @@ defmodule Tsunami.Shell do
   @eot :"EOT  (q)uit (p)Digits (k)ill /Regexp -->"
 
   def i do
+    redirected()
     line(:id, :name, :type, :size, :mem, :owner)
     IO.puts(" " <> String.duplicate("-", 76))
     Tsunami.all() |> Enum.sort() |> Enum.each(&summary/1)
     :ok
+  end
+
+  # A header line naming the applications of `config :tsunami, redirect: [...]`, each
+  # flagged when its modules were not rewritten (or are not loaded).
+  defp redirected do
+    case Tsunami.Redirect.apps() do
+      [] ->
+        :ok
+
+      apps ->
+        flag = fn app ->
+          case Tsunami.Redirect.redirected?(app) do
+            true -> ""
+            false -> " (NOT rewritten: add the :tsunami_redirect compiler)"
+            nil -> " (not loaded)"
+          end
+        end
+
+        IO.puts(" redirected to Tsunami: " <> Enum.map_join(apps, ", ", &"#{&1}#{flag.(&1)}"))
+    end
   end
 
   defp summary(tab) do

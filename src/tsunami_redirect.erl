@@ -1,7 +1,12 @@
-%% tsunami_redirect: a parse transform that points a test suite's uses of
-%% the module `ets' at another module (Tsunami), without editing the suite.
+%% tsunami_redirect: points a module's uses of the module `ets' at another
+%% module (Tsunami), without editing its source. Used two ways:
+%%   - as a parse transform, by the conformance runner (OTP's ets_SUITE);
+%%   - through forms/2, by Tsunami.Redirect, which recompiles the .beam files
+%%     of the applications named in `config :tsunami, redirect: [...]' from
+%%     their debug_info (Elixir and Erlang modules alike);
+%% and dynamic_calls/1 lists the calls no static rewrite can reach.
 %%
-%% Compile options:
+%% Compile options (parse transform; forms/2 takes the same list):
 %%   {parse_transform, tsunami_redirect}
 %%   {tsunami_redirect_target, Module}   where calls go (default 'Elixir.Tsunami')
 %%   {tsunami_redirect_source, Module}   what is redirected (default ets)
@@ -35,7 +40,7 @@
 %% The transform is the identity when Target =:= Source (the control run).
 -module(tsunami_redirect).
 
--export([parse_transform/2]).
+-export([parse_transform/2, forms/2, dynamic_calls/1]).
 
 -define(DEFAULT_TARGET, 'Elixir.Tsunami').
 
@@ -48,6 +53,26 @@
 -record(ctx, {source, target, reroute, locals, modparams, count = #{}}).
 
 parse_transform(Forms, Options) ->
+    {Forms1, Counts, ModParams} = rewrite(Forms, Options),
+    case proplists:get_bool(tsunami_redirect_verbose, Options) of
+        true -> io:format("tsunami_redirect: ~p -> ~p: ~s; module parameters: ~s~n",
+                          [proplists:get_value(tsunami_redirect_source, Options, ets),
+                           proplists:get_value(tsunami_redirect_target, Options, ?DEFAULT_TARGET),
+                           join([io_lib:format("~w ~s", [N, K])
+                                 || {K, N} <- maps:to_list(Counts)]),
+                           join([io_lib:format("~w/~w #~w", [F, A, P])
+                                 || {{F, A}, Ps} <- maps:to_list(ModParams),
+                                    P <- Ps])]);
+        false -> ok
+    end,
+    Forms1.
+
+%% The rewritten forms and #{What => Count} of what was rewritten.
+forms(Forms, Options) ->
+    {Forms1, Counts, _ModParams} = rewrite(Forms, Options),
+    {Forms1, Counts}.
+
+rewrite(Forms, Options) ->
     Source = proplists:get_value(tsunami_redirect_source, Options, ets),
     Target = proplists:get_value(tsunami_redirect_target, Options, ?DEFAULT_TARGET),
     Reroute = maps:from_list(proplists:get_value(tsunami_redirect_reroute, Options, [])),
@@ -56,17 +81,7 @@ parse_transform(Forms, Options) ->
     Ctx0 = #ctx{source = Source, target = Target, reroute = Reroute, locals = Locals},
     Ctx1 = Ctx0#ctx{modparams = module_params(Forms, Ctx0)},
     {Forms1, Ctx} = lists:mapfoldl(fun(F, C) -> form(F, Stubs, C) end, Ctx1, Forms),
-    case proplists:get_bool(tsunami_redirect_verbose, Options) of
-        true -> io:format("tsunami_redirect: ~p -> ~p: ~s; module parameters: ~s~n",
-                          [Source, Target,
-                           join([io_lib:format("~w ~s", [N, K])
-                                 || {K, N} <- maps:to_list(Ctx#ctx.count)]),
-                           join([io_lib:format("~w/~w #~w", [F, A, P])
-                                 || {{F, A}, Ps} <- maps:to_list(Ctx#ctx.modparams),
-                                    P <- Ps])]);
-        false -> ok
-    end,
-    Forms1.
+    {Forms1, Ctx#ctx.count, Ctx#ctx.modparams}.
 
 join([]) -> "none";
 join(Items) -> lists:join(", ", Items).
@@ -222,3 +237,79 @@ module_vars_children([H | T], Ctx, InPat, Acc) ->
     module_vars_children(T, Ctx, InPat, module_vars(H, Ctx, InPat, Acc));
 module_vars_children(_, _Ctx, _InPat, Acc) ->
     Acc.
+
+%%% Calls no static rewrite reaches: the module is a value computed at run
+%%% time, and the call could be an ets call (its function is one of ets's, or
+%%% is itself a value). Returns [{File, Line, {Function, Arity}, What}] sorted
+%%% by file and line, What a printable description such as "mod:lookup/2".
+
+dynamic_calls(Forms) ->
+    Exports = [F || {F, _} <- ets:module_info(exports), F =/= module_info],
+    {_, Found} = lists:foldl(
+                   fun({attribute, _, file, {File, _}}, {_, Acc}) -> {File, Acc};
+                      ({function, _, F, A, Cs}, {File, Acc}) ->
+                           Calls = dynamic(Cs, Exports, []),
+                           {File, [{File, Line, {F, A}, What} || {Line, What} <- Calls] ++ Acc};
+                      (_, Acc) -> Acc
+                   end, {"", []}, Forms),
+    lists:usort(Found).
+
+dynamic({call, L, {remote, _, M, F}, Args} = N, Exports, Acc) when element(1, M) =/= atom ->
+    Acc1 = case {F, Args} of
+               {{atom, _, _}, []} when element(1, M) =:= var ->
+                   case erl_anno:generated(L) of    % Elixir's map.field
+                       true -> Acc;
+                       false -> candidate(L, M, F, 0, Exports, Acc)
+                   end;
+               _ -> candidate(L, M, F, length(Args), Exports, Acc)
+           end,
+    dynamic(tuple_to_list(N), Exports, Acc1);
+dynamic({call, L, Apply, [M, F, As]} = N, Exports, Acc) when element(1, M) =/= atom ->
+    Acc1 = case Apply of
+               {remote, _, {atom, _, erlang}, {atom, _, apply}} -> apply_call(L, M, F, As, Exports, Acc);
+               {atom, _, apply} -> apply_call(L, M, F, As, Exports, Acc);
+               _ -> Acc
+           end,
+    dynamic(tuple_to_list(N), Exports, Acc1);
+dynamic({'fun', L, {function, M, F, A}}, Exports, Acc) when element(1, M) =/= atom ->
+    Arity = case A of {integer, _, I} -> I; _ -> '_' end,
+    candidate(L, M, F, Arity, Exports, Acc);
+dynamic(T, Exports, Acc) when is_tuple(T) ->
+    dynamic(tuple_to_list(T), Exports, Acc);
+dynamic([H | T], Exports, Acc) ->
+    dynamic(T, Exports, dynamic(H, Exports, Acc));
+dynamic(_, _Exports, Acc) ->
+    Acc.
+
+apply_call(L, M, F, {nil, _}, Exports, Acc) -> candidate(L, M, F, 0, Exports, Acc);
+apply_call(L, M, F, {cons, _, _, _} = As, Exports, Acc) ->
+    candidate(L, M, F, cons_length(As), Exports, Acc);
+apply_call(L, M, F, _As, Exports, Acc) -> candidate(L, M, F, '_', Exports, Acc).
+
+cons_length({cons, _, _, T}) -> case cons_length(T) of '_' -> '_'; N -> N + 1 end;
+cons_length({nil, _}) -> 0;
+cons_length(_) -> '_'.
+
+candidate(L, M, {atom, _, F}, Arity, Exports, Acc) ->
+    case lists:member(F, Exports) of
+        true -> [{erl_anno:line(L), describe(M, atom_to_list(F), Arity)} | Acc];
+        false -> Acc
+    end;
+candidate(L, M, F, Arity, _Exports, Acc) ->
+    [{erl_anno:line(L), describe(M, show(F), Arity)} | Acc].
+
+describe(M, F, Arity) ->
+    lists:flatten(io_lib:format("~s:~s/~s", [show(M), F, show(Arity)])).
+
+show({var, _, V}) -> elixir_var(atom_to_list(V));
+show(I) when is_integer(I) -> integer_to_list(I);
+show('_') -> "_";
+show(Expr) -> lists:flatten(erl_pp:expr(Expr)).
+
+%% Elixir names a variable `mod' '_mod@1' in the Erlang forms.
+elixir_var("_" ++ Rest = V) ->
+    case string:split(Rest, "@", trailing) of
+        [Name, _] -> Name;
+        _ -> V
+    end;
+elixir_var(V) -> V.
