@@ -29,6 +29,7 @@ pub mod access;
 pub mod backend;
 pub mod config;
 pub mod error;
+pub mod log;
 pub mod matchspec;
 pub mod reaper;
 pub mod registry;
