@@ -124,11 +124,11 @@ pub fn load(path: &Path, data_len: u64) -> Option<Vec<u8>> {
 pub fn entries(b: &[u8], file: FileId) -> impl Iterator<Item = Hint<'_>> {
     let mut at = MAGIC.len();
     std::iter::from_fn(move || {
-        let h = &b[at..at + ENTRY];
-        let seq = u64::from_le_bytes(h[0..8].try_into().unwrap());
+        let seq = u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
         if seq == u64::MAX {
             return None;
         }
+        let h = &b[at..at + ENTRY];
         let op = Op::from_code(h[8]).expect("checked by load");
         let klen = u32::from_le_bytes(h[9..13].try_into().unwrap()) as usize;
         let location = Location {
