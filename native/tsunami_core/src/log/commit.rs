@@ -108,11 +108,7 @@ impl<F: Clone, E: Clone> GroupCommit<F, E> {
 
     /// Returns once every byte before `lsn` is durable, syncing with `sync` if no sync in
     /// flight covers it. `lsn` must have been passed to [`wrote`](Self::wrote) already.
-    pub fn wait_durable(
-        &self,
-        lsn: u64,
-        sync: impl Fn(&F) -> Result<(), E>,
-    ) -> Result<(), E> {
+    pub fn wait_durable(&self, lsn: u64, sync: impl Fn(&F) -> Result<(), E>) -> Result<(), E> {
         let mut s = self.state.lock();
         debug_assert!(lsn <= s.written, "waiting for bytes never written");
         loop {

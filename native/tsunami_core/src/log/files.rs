@@ -135,7 +135,8 @@ pub fn write_at(file: &File, buf: &[u8], offset: u64, faults: Option<&Faults>) -
             return Err(io::Error::from_raw_os_error(libc::ENOSPC));
         }
         if budget >= 0 {
-            f.write_budget.store(budget - buf.len() as i64, Ordering::Relaxed);
+            f.write_budget
+                .store(budget - buf.len() as i64, Ordering::Relaxed);
         }
     }
     file.write_all_at(buf, offset)

@@ -300,10 +300,9 @@ impl OutputWriter<'_> {
         live: &[EntryRef<'_>],
         offs: &[u32],
     ) -> LogResult<()> {
-        let full = self
-            .current
-            .as_ref()
-            .is_some_and(|c| c.offset > FILE_HEADER && c.offset + rec.len() as u64 > self.max_bytes);
+        let full = self.current.as_ref().is_some_and(|c| {
+            c.offset > FILE_HEADER && c.offset + rec.len() as u64 > self.max_bytes
+        });
         if full {
             self.close_current()?;
         }
@@ -327,10 +326,9 @@ impl OutputWriter<'_> {
     }
 
     fn open_next(&mut self) -> LogResult<()> {
-        self.next_minor = self
-            .next_minor
-            .checked_add(1)
-            .ok_or(LogError::BadBatch("merge minors exhausted: write before merging again"))?;
+        self.next_minor = self.next_minor.checked_add(1).ok_or(LogError::BadBatch(
+            "merge minors exhausted: write before merging again",
+        ))?;
         let id = FileId::new(self.major, self.next_minor);
         let dpath = tmp(self.dir.join(data_name(id)));
         let hpath = tmp(self.dir.join(hint_name(id)));

@@ -318,9 +318,8 @@ impl Log {
                 }
                 _ => LogError::io("read", &path, &e),
             })?;
-        let e = checked_entry(&buf).ok_or_else(|| {
-            LogError::corrupt(&path, u64::from(loc.offset), "entry CRC mismatch")
-        })?;
+        let e = checked_entry(&buf)
+            .ok_or_else(|| LogError::corrupt(&path, u64::from(loc.offset), "entry CRC mismatch"))?;
         let (op, key_len) = (e.op, e.key.len());
         Ok(StoredEntry { op, buf, key_len })
     }
@@ -422,7 +421,11 @@ impl Inner {
             let err = LogError::io("append", self.dir.join(data_name(w.id)), &e);
             // Leave no partial record behind: cut the file back to where the record began.
             if let Err(e2) = w.file.set_len(base) {
-                self.poison(LogError::io("truncate failed append", self.dir.join(data_name(w.id)), &e2));
+                self.poison(LogError::io(
+                    "truncate failed append",
+                    self.dir.join(data_name(w.id)),
+                    &e2,
+                ));
             }
             return Err(err);
         }
@@ -439,7 +442,11 @@ impl Inner {
                 len,
             })
             .collect();
-        Ok(Written { locations, lsn, seq })
+        Ok(Written {
+            locations,
+            lsn,
+            seq,
+        })
     }
 
     fn failure(&self) -> LogError {
@@ -475,7 +482,11 @@ impl Inner {
             return Err(e);
         }
         let id = FileId::new(w.id.major() + 1, 0);
-        let file = Arc::new(recovery::create_data_file(&self.dir, id, self.faults.as_deref())?);
+        let file = Arc::new(recovery::create_data_file(
+            &self.dir,
+            id,
+            self.faults.as_deref(),
+        )?);
         self.files.write().insert(
             id,
             DataFile {

@@ -107,7 +107,13 @@ pub(crate) fn recover(
             meta::write(dir, &opts.meta)?;
             report.created = true;
         }
-        None => return Err(LogError::corrupt(dir.join("META"), 0, "data files without META")),
+        None => {
+            return Err(LogError::corrupt(
+                dir.join("META"),
+                0,
+                "data files without META",
+            ))
+        }
     }
     merge::recover(dir, &mut report)?;
     let datas = files::list(dir, "data")?;
@@ -201,9 +207,10 @@ pub(crate) fn recover(
     let last = datas[..kept].last().map(|(id, _)| *id);
     let (active, active_len) = match last {
         Some(id) if id.minor() == 0 && !dir.join(hint_name(id)).exists() => {
-            let len = files_map[&id].file.metadata().map_err(|e| {
-                LogError::io("stat", dir.join(data_name(id)), &e)
-            })?;
+            let len = files_map[&id]
+                .file
+                .metadata()
+                .map_err(|e| LogError::io("stat", dir.join(data_name(id)), &e))?;
             (id, len.len())
         }
         _ => {

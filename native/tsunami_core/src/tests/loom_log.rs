@@ -20,7 +20,10 @@ struct ModelFile {
 impl ModelFile {
     /// An fsync: everything written so far becomes durable. Two at once is a protocol bug.
     fn sync(&self) -> Result<(), ()> {
-        assert!(!self.in_sync.swap(true, Ordering::SeqCst), "two syncs in flight");
+        assert!(
+            !self.in_sync.swap(true, Ordering::SeqCst),
+            "two syncs in flight"
+        );
         self.flush();
         self.syncs.fetch_add(1, Ordering::SeqCst);
         self.in_sync.store(false, Ordering::SeqCst);

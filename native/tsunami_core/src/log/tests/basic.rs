@@ -34,7 +34,15 @@ fn roundtrip_write_read_reopen() {
     assert_eq!(m, expect);
     let replayed: Vec<_> = seen
         .iter()
-        .map(|s| (s.seq, s.op, s.key.clone(), s.value.clone().unwrap(), s.location))
+        .map(|s| {
+            (
+                s.seq,
+                s.op,
+                s.key.clone(),
+                s.value.clone().unwrap(),
+                s.location,
+            )
+        })
         .collect();
     assert_eq!(replayed, written);
     // Appends continue after the reopened tail.

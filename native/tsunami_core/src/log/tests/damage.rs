@@ -70,7 +70,11 @@ fn log_truncated_at_every_byte_of_its_last_records_keeps_the_intact_prefix() {
         let (log, m, _, report) = open(d.path(), OpenOptions::default()).unwrap();
         assert_eq!(m, snapshots[k], "cut at {cut}");
         let at_boundary = cut == FILE_HEADER || ends.contains(&cut);
-        assert_eq!(report.truncated.is_none(), at_boundary, "cut at {cut}: {report:?}");
+        assert_eq!(
+            report.truncated.is_none(),
+            at_boundary,
+            "cut at {cut}: {report:?}"
+        );
         // The torn tail is gone from disk, and appending after it works.
         log.append(&[Entry::put(b"new", b"record")]).unwrap();
         drop(log);
@@ -106,7 +110,11 @@ fn random_bit_flips_never_return_damaged_data() {
             ends.iter().take_while(|e| **e <= at).count()
         };
         assert_eq!(m, snapshots[k], "trial {trial}: bit flip at {at}");
-        assert_eq!(seen[..], original[..seen.len()], "trial {trial}: not a prefix");
+        assert_eq!(
+            seen[..],
+            original[..seen.len()],
+            "trial {trial}: not a prefix"
+        );
     }
 }
 
@@ -178,6 +186,10 @@ fn read_at_detects_a_damaged_entry() {
     let path = dir.path().join(data_name(loc.file));
     let f = fs::OpenOptions::new().write(true).open(&path).unwrap();
     use std::os::unix::fs::FileExt;
-    f.write_all_at(b"X", u64::from(loc.offset + loc.len - 1)).unwrap();
-    assert!(matches!(log.read_at(loc), Err(crate::log::LogError::Corrupt { .. })));
+    f.write_all_at(b"X", u64::from(loc.offset + loc.len - 1))
+        .unwrap();
+    assert!(matches!(
+        log.read_at(loc),
+        Err(crate::log::LogError::Corrupt { .. })
+    ));
 }

@@ -61,8 +61,20 @@ fn failed_sync_is_reported_and_refuses_writes_until_reopen() {
     }
     faults.fail_next_sync();
     let err = log.append(&[Entry::put(b"unacked", b"1")]).unwrap_err();
-    assert!(matches!(err, LogError::Io { errno: Some(libc::EIO), .. }), "{err:?}");
-    assert!(matches!(log.append(&[Entry::put(b"x", b"1")]), Err(LogError::Failed(_))));
+    assert!(
+        matches!(
+            err,
+            LogError::Io {
+                errno: Some(libc::EIO),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(matches!(
+        log.append(&[Entry::put(b"x", b"1")]),
+        Err(LogError::Failed(_))
+    ));
     assert!(matches!(log.sync(), Err(LogError::Io { .. })));
     drop(log);
     let (log, m, ..) = open(dir.path(), small_files()).unwrap();

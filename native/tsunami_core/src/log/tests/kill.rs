@@ -16,7 +16,13 @@ const CHILD_TEST: &str = "log::tests::kill::child_process_entry";
 
 fn spawn(mode: &str, dir: &Path) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", CHILD_TEST, "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            CHILD_TEST,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("TSUNAMI_LOG_CHILD", mode)
         .env("TSUNAMI_LOG_DIR", dir)
         .stdout(Stdio::piped())
@@ -27,7 +33,9 @@ fn spawn(mode: &str, dir: &Path) -> Child {
 
 /// Batch `i`: `1 + i % 4` puts of `b{i}-{j}`, and from `i = 5` the delete of `b{i-5}-0`.
 fn batch_keys(i: u64) -> (Vec<Vec<u8>>, Option<Vec<u8>>) {
-    let puts = (0..1 + i % 4).map(|j| format!("b{i}-{j}").into_bytes()).collect();
+    let puts = (0..1 + i % 4)
+        .map(|j| format!("b{i}-{j}").into_bytes())
+        .collect();
     let del = (i >= 5).then(|| format!("b{}-0", i - 5).into_bytes());
     (puts, del)
 }
@@ -95,7 +103,11 @@ fn child_process_entry() {
     for i in start.. {
         let (puts, del) = batch_keys(i);
         let values: Vec<Vec<u8>> = puts.iter().map(|k| batch_value(k)).collect();
-        let mut batch: Vec<Entry<'_>> = puts.iter().zip(&values).map(|(k, v)| Entry::put(k, v)).collect();
+        let mut batch: Vec<Entry<'_>> = puts
+            .iter()
+            .zip(&values)
+            .map(|(k, v)| Entry::put(k, v))
+            .collect();
         if let Some(d) = &del {
             batch.push(Entry::delete(d));
         }
@@ -144,7 +156,10 @@ fn kill_storm(kills: u64, mode: &str, seed: u64) {
         assert_eq!(start, Some(recovered), "run {run}");
         let (log, m, _, report) = open(dir.path(), small_files()).unwrap();
         let p = m.map.keys().map(|k| batch_of(k) + 1).max().unwrap_or(0);
-        assert!(p >= acked, "run {run}: acknowledged {acked}, found {p}: {report:?}");
+        assert!(
+            p >= acked,
+            "run {run}: acknowledged {acked}, found {p}: {report:?}"
+        );
         assert_eq!(m, expected(p), "run {run}: not exactly batches 0..{p}");
         recovered = p;
         drop(log);

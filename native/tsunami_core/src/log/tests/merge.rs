@@ -2,7 +2,7 @@
 //! used, appends go on during a merge, and a crash after any step recovers.
 
 use super::*;
-use crate::log::{LogError, Location, MergeOptions, MergeStep, ReplayValues};
+use crate::log::{Location, LogError, MergeOptions, MergeStep, ReplayValues};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -34,7 +34,9 @@ impl Table {
         // Keys-only replay gives no values: read them through the keydir.
         for (k, loc) in &keydir {
             if model.map[k].is_empty() {
-                model.map.insert(k.clone(), log.read_at(*loc).unwrap().value().to_vec());
+                model
+                    .map
+                    .insert(k.clone(), log.read_at(*loc).unwrap().value().to_vec());
             }
         }
         Table {
@@ -138,8 +140,14 @@ fn merge_keeps_exactly_live_data_and_writes_hints() {
     let old_loc = *t.state.lock().unwrap().0.values().next().unwrap();
     let report = t.merge(&all_ops()).unwrap();
     let after = t.log.stats();
-    assert!(report.entries_dropped > 0 && report.output_files >= 2, "{report:?}");
-    assert!(after.disk_bytes < before.disk_bytes / 2, "{before:?} {after:?}");
+    assert!(
+        report.entries_dropped > 0 && report.output_files >= 2,
+        "{report:?}"
+    );
+    assert!(
+        after.disk_bytes < before.disk_bytes / 2,
+        "{before:?} {after:?}"
+    );
     assert!(after.last_merge.is_some() && after.merges == 1);
     assert_eq!(t.log.read_at(old_loc), Err(LogError::Stale(old_loc)));
     t.check_reads();
@@ -162,7 +170,10 @@ fn merge_keeps_exactly_live_data_and_writes_hints() {
     assert!(report.hint_files >= 2, "{report:?}");
     assert!(seen.iter().all(|s| s.value.is_none()));
     for s in &seen {
-        assert_eq!(log.read_at(s.location).unwrap().value(), model.map[&s.key].as_slice());
+        assert_eq!(
+            log.read_at(s.location).unwrap().value(),
+            model.map[&s.key].as_slice()
+        );
     }
 }
 
@@ -199,7 +210,10 @@ fn merge_never_resurrects_a_deleted_key() {
             ..small_files()
         };
         let (_log, m, seen, _) = open(dir.path(), opts).unwrap();
-        assert_eq!(m.map.keys().collect::<Vec<_>>(), model.map.keys().collect::<Vec<_>>());
+        assert_eq!(
+            m.map.keys().collect::<Vec<_>>(),
+            model.map.keys().collect::<Vec<_>>()
+        );
         assert!(!seen.iter().any(|s| s.key == b"gone" || s.key == b"gone0"));
         assert!(!m.map.contains_key(b"gone2".as_slice()));
     }
@@ -271,13 +285,23 @@ fn merge_interrupted_after_each_step_recovers() {
         };
         assert!(t.merge(&opts).is_err());
         std::mem::forget(t.log); // as if the process died: no final sync, no cleanup
-        // The forgotten log still holds the flock: release it as process death would.
+                                 // The forgotten log still holds the flock: release it as process death would.
         drop_lock_by_reopening_fd_table(dir.path());
         let (log, m, _, report) = open(dir.path(), small_files()).unwrap();
         assert_eq!(m, model, "after {step:?}");
-        assert_eq!(report.merge_rolled_forward, step != MergeStep::OutputsWritten, "{step:?}");
-        assert_eq!(report.temp_removed > 0, step == MergeStep::OutputsWritten, "{step:?}");
-        assert!(names(dir.path()).iter().all(|n| !n.ends_with(".tmp") && n != "MERGE"));
+        assert_eq!(
+            report.merge_rolled_forward,
+            step != MergeStep::OutputsWritten,
+            "{step:?}"
+        );
+        assert_eq!(
+            report.temp_removed > 0,
+            step == MergeStep::OutputsWritten,
+            "{step:?}"
+        );
+        assert!(names(dir.path())
+            .iter()
+            .all(|n| !n.ends_with(".tmp") && n != "MERGE"));
         drop(log);
         // Hints of a rolled-forward merge are used; merging again works.
         let keys_only = OpenOptions {
@@ -320,7 +344,11 @@ fn leftover_temp_files_of_an_unfinished_merge_are_removed() {
     }
     let model = t.model();
     drop(t);
-    for name in ["0000000000000001-0001.data.tmp", "0000000000000001-0001.hint.tmp", "MERGE.tmp"] {
+    for name in [
+        "0000000000000001-0001.data.tmp",
+        "0000000000000001-0001.hint.tmp",
+        "MERGE.tmp",
+    ] {
         std::fs::write(dir.path().join(name), b"half written").unwrap();
     }
     let (_log, m, _, report) = open(dir.path(), small_files()).unwrap();
