@@ -35,6 +35,26 @@ fn appends(c: &mut Criterion) {
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(3));
     g.warm_up_time(Duration::from_millis(500));
+    // The floor: the same bytes appended with one `pwrite` each and no log around them.
+    {
+        use std::os::unix::fs::FileExt;
+        let dir = fresh_dir("raw");
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = std::fs::File::create(dir.join("raw")).unwrap();
+        let mut at = 0u64;
+        let mut i = 0u64;
+        g.bench_function(BenchmarkId::new("raw_pwrite", "1_writers"), |b| {
+            b.iter(|| {
+                i += 1;
+                let mut rec = (i).to_le_bytes().to_vec();
+                rec.extend_from_slice(&value(i));
+                rec.extend_from_slice(&[0u8; 33]); // the log's record + entry headers
+                f.write_all_at(&rec, at).unwrap();
+                at += rec.len() as u64;
+            })
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     for (name, sync) in modes {
         for threads in [1u64, 8] {
             let dir = fresh_dir(&format!("{name}-{threads}"));

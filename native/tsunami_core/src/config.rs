@@ -105,3 +105,11 @@ pub const LOG_SYNC_INTERVAL_DEFAULT_MS: u64 = 1000;
 
 /// Durable log: read buffer for replay and merge scans (bytes).
 pub const LOG_SCAN_BUFFER: usize = 1 << 20;
+
+/// Durable log: a background merge is due when dead bytes (on disk but not live, as the
+/// caller reports live bytes) are at least this percentage of the bytes on disk
+/// (Bitcask's `frag_merge_trigger` default, 60)...
+pub const LOG_MERGE_DEAD_PERCENT: u64 = 60;
+
+/// ...and at least this many bytes (so small tables are not merged over and over): 16 MiB.
+pub const LOG_MERGE_MIN_DEAD_BYTES: u64 = 16 << 20;

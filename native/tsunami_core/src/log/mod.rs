@@ -71,7 +71,8 @@ pub use record::{Entry, EntryRef, FileId, Location, Op};
 pub use recovery::{OpenReport, Replayed, Truncation};
 
 use crate::config::{
-    LOG_FILE_MAX_BYTES_DEFAULT, LOG_FILE_MAX_BYTES_LIMIT, LOG_SYNC_INTERVAL_DEFAULT_MS,
+    LOG_FILE_MAX_BYTES_DEFAULT, LOG_FILE_MAX_BYTES_LIMIT, LOG_MERGE_DEAD_PERCENT,
+    LOG_MERGE_MIN_DEAD_BYTES, LOG_SYNC_INTERVAL_DEFAULT_MS,
 };
 use crate::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use crate::sync::{Arc, Mutex, RwLock};
@@ -182,6 +183,20 @@ pub struct Stats {
     /// LSN (bytes appended since open) written and synced.
     pub written_lsn: u64,
     pub synced_lsn: u64,
+}
+
+impl Stats {
+    /// Bytes on disk that are not live.
+    pub fn dead_bytes(&self) -> u64 {
+        self.disk_bytes.saturating_sub(self.live_bytes)
+    }
+
+    /// Whether a background merge is due: dead bytes are at least
+    /// [`LOG_MERGE_DEAD_PERCENT`] of the disk bytes and at least [`LOG_MERGE_MIN_DEAD_BYTES`].
+    pub fn merge_due(&self) -> bool {
+        let dead = self.dead_bytes();
+        dead >= LOG_MERGE_MIN_DEAD_BYTES && dead * 100 >= self.disk_bytes * LOG_MERGE_DEAD_PERCENT
+    }
 }
 
 /// A data file known to the log.

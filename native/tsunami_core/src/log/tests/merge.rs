@@ -137,6 +137,36 @@ fn merge_keeps_exactly_live_data_and_writes_hints() {
         t.random_op(&mut rng, 150);
     }
     let before = t.log.stats();
+    // The keydir's entries are the live bytes; most of the log is dead by now.
+    let live: u64 = t
+        .state
+        .lock()
+        .unwrap()
+        .0
+        .values()
+        .map(|l| u64::from(l.len))
+        .sum();
+    t.log.add_live_bytes(live as i64);
+    let before = crate::log::Stats {
+        live_bytes: live,
+        ..before
+    };
+    assert!(
+        before.dead_bytes() * 100 >= before.disk_bytes * 60,
+        "{before:?}"
+    );
+    assert!(!before.merge_due(), "under LOG_MERGE_MIN_DEAD_BYTES");
+    let big = crate::log::Stats {
+        disk_bytes: 100 << 20,
+        live_bytes: 30 << 20,
+        ..before.clone()
+    };
+    assert!(big.merge_due());
+    assert!(!crate::log::Stats {
+        live_bytes: 50 << 20,
+        ..big
+    }
+    .merge_due());
     let old_loc = *t.state.lock().unwrap().0.values().next().unwrap();
     let report = t.merge(&all_ops()).unwrap();
     let after = t.log.stats();
@@ -149,6 +179,8 @@ fn merge_keeps_exactly_live_data_and_writes_hints() {
         "{before:?} {after:?}"
     );
     assert!(after.last_merge.is_some() && after.merges == 1);
+    assert_eq!(after.live_bytes, live);
+    assert!(after.dead_bytes() < after.disk_bytes / 2, "{after:?}");
     assert_eq!(t.log.read_at(old_loc), Err(LogError::Stale(old_loc)));
     t.check_reads();
     let model = t.model();
