@@ -163,6 +163,24 @@ fn kill_storm(kills: u64, mode: &str, seed: u64) {
         assert_eq!(m, expected(p), "run {run}: not exactly batches 0..{p}");
         recovered = p;
         drop(log);
+        // The same keys through hint files where merges left them.
+        let keys_only = OpenOptions {
+            values: crate::log::ReplayValues::KeysOnly,
+            ..small_files()
+        };
+        let (log, k, _, _) = open(dir.path(), keys_only).unwrap();
+        assert!(
+            k.map.keys().eq(m.map.keys()),
+            "run {run}: keys-only open differs"
+        );
+        drop(log);
+    }
+    if mode == "write-merge" {
+        let hints = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension() == Some("hint".as_ref()))
+            .count();
+        assert!(hints > 0, "no merge finished in {kills} runs");
     }
 }
 
