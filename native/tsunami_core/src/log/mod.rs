@@ -116,7 +116,9 @@ pub enum ReplayValues {
     KeysOnly,
 }
 
-/// How to open a log.
+/// How to open a log. Defaults: `SyncMode::Always` (the safe choice; the table layer picks
+/// its own default), [`LOG_FILE_MAX_BYTES_DEFAULT`] files, empty meta, full replay, no
+/// injected faults.
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
     pub sync: SyncMode,
