@@ -387,3 +387,54 @@ fn leftover_temp_files_of_an_unfinished_merge_are_removed() {
     assert_eq!(m, model);
     assert_eq!(report.temp_removed, 3);
 }
+
+#[test]
+fn damaged_or_mismatched_hint_files_are_not_used() {
+    let dir = TempDir::new("badhint");
+    let t = Table::open(dir.path(), small_files());
+    let mut rng = Rng(57);
+    for _ in 0..3000 {
+        t.random_op(&mut rng, 400);
+    }
+    for i in 0..200 {
+        t.apply(&[Entry::put(&key(1000 + i), &value(i, 100))]);
+    }
+    t.merge(&all_ops()).unwrap();
+    let model = t.model();
+    drop(t);
+    let hints: Vec<PathBuf> = names(dir.path())
+        .into_iter()
+        .filter(|n| n.ends_with(".hint"))
+        .map(|n| dir.path().join(n))
+        .collect();
+    assert!(hints.len() >= 3, "{hints:?}");
+    let keys_only = OpenOptions {
+        values: ReplayValues::KeysOnly,
+        ..small_files()
+    };
+    let check = |used: usize, what: &str| {
+        let (_log, m, _, report) = open(dir.path(), keys_only.clone()).unwrap();
+        assert_eq!(report.hint_files, used, "{what}");
+        assert!(m.map.keys().eq(model.map.keys()), "{what}");
+    };
+    check(hints.len(), "all valid");
+    // A flipped byte: the CRC sentinel rejects the hint; its data file is scanned instead.
+    let mut b = std::fs::read(&hints[0]).unwrap();
+    let mid = b.len() / 2;
+    b[mid] ^= 4;
+    std::fs::write(&hints[0], &b).unwrap();
+    check(hints.len() - 1, "flipped byte");
+    // A hint cut short (no sentinel).
+    let b = std::fs::read(&hints[1]).unwrap();
+    std::fs::write(&hints[1], &b[..b.len() - 10]).unwrap();
+    check(hints.len() - 2, "cut short");
+    // A whole hint whose data file lost its last record: a location points past the data.
+    let data = hints[hints.len() - 1].with_extension("data");
+    let f = std::fs::OpenOptions::new().write(true).open(&data).unwrap();
+    let len = f.metadata().unwrap().len();
+    f.set_len(len - 1).unwrap();
+    drop(f);
+    let (_log, _, _, report) = open(dir.path(), keys_only.clone()).unwrap();
+    assert_eq!(report.hint_files, hints.len() - 3, "hint past its data");
+    assert_eq!(report.truncated.unwrap().file, data);
+}
