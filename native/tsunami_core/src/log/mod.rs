@@ -31,6 +31,13 @@
 //! table in that order too (hold the key's lock across `write` and the apply), or a replay
 //! could end in another state than the table had.
 //!
+//! Liveness for a table kept in RAM: merge asks, per stored `Put`, "is this the entry the
+//! table holds now?". A set can answer from the key alone if each object remembers the
+//! `Location` it was written at (16 bytes per object); bags need the location per object
+//! too (two equal objects of a `duplicate_bag` are two entries). A table that keeps no
+//! locations can answer `true` for every `Put` whose object is still in the table only if
+//! it tolerates duplicates after a reopen, which bags do not: keep the locations.
+//!
 //! ## Guarantees
 //!
 //! * A batch is one record with one CRC: after any crash it is replayed whole or not at all.
