@@ -145,9 +145,9 @@ pub struct EntryRef<'a> {
     pub value: &'a [u8],
 }
 
-/// Encodes `batch` as a record with `seq = 0` and its CRC unset: [`seal`] sets both under
-/// the writer lock. Returns the entries' CRC-of-payload and each entry's (offset in the
-/// record, length).
+/// Encodes `batch` into `out` as a record with `seq = 0` and its CRC unset: [`seal`] sets
+/// both under the writer lock. Returns the CRC of the payload (the entries), which `seal`
+/// combines with the header's. [`entry_offsets`] gives each entry's place in the record.
 pub fn encode(batch: &[Entry<'_>], out: &mut Vec<u8>) -> LogResult<u32> {
     if batch.is_empty() {
         return Err(LogError::BadBatch("empty batch"));
