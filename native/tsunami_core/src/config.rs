@@ -84,3 +84,32 @@ pub const CATREE_MIN_SPLIT_SIZE: usize = 2;
 /// Most base nodes a tree adapts up to (a split beyond it is refused): bounds the route
 /// array a split or join copies.
 pub const CATREE_MAX_BASE_NODES: usize = 4096;
+
+/// Durable log: the most bytes one record (one batch) may hold. 1 GiB, so that with
+/// [`LOG_FILE_MAX_BYTES_LIMIT`] every entry offset fits the `u32` of a `Location`.
+pub const LOG_MAX_RECORD_BYTES: usize = 1 << 30;
+
+/// Durable log: a data file is closed (and a new one started) before a record would take it
+/// past this many bytes. 128 MiB: merges work file by file, so smaller files free space
+/// sooner; Bitcask's 2 GB default makes each merge step long.
+pub const LOG_FILE_MAX_BYTES_DEFAULT: u64 = 128 << 20;
+
+/// Durable log: the largest file size an `OpenOptions` may ask for (2 GiB).
+pub const LOG_FILE_MAX_BYTES_LIMIT: u64 = 2 << 30;
+
+/// Durable log: the default period of `SyncMode::Interval` in milliseconds. One second, as
+/// Redis's `appendfsync everysec`: a power loss costs at most about a second of acknowledged
+/// writes (a killed process costs nothing: its writes are in the page cache), for the
+/// throughput of `SyncMode::None`.
+pub const LOG_SYNC_INTERVAL_DEFAULT_MS: u64 = 1000;
+
+/// Durable log: read buffer for replay and merge scans (bytes).
+pub const LOG_SCAN_BUFFER: usize = 1 << 20;
+
+/// Durable log: a background merge is due when dead bytes (on disk but not live, as the
+/// caller reports live bytes) are at least this percentage of the bytes on disk
+/// (Bitcask's `frag_merge_trigger` default, 60)...
+pub const LOG_MERGE_DEAD_PERCENT: u64 = 60;
+
+/// ...and at least this many bytes (so small tables are not merged over and over): 16 MiB.
+pub const LOG_MERGE_MIN_DEAD_BYTES: u64 = 16 << 20;

@@ -21,6 +21,9 @@
 //! * [`access`]: the public/protected/private rule.
 //! * [`registry`]: named tables and the list of all tables.
 //! * [`error`]: the typed error every fallible call returns.
+//! * [`log`]: the durable log (Bitcask-style: CRC'd append-only records, recovery, group
+//!   commit, merge with hint files) that durable tables sit on. Depends on `sync` and
+//!   `config` only: tables know nothing of it, the NIF joins the two.
 //! * [`sync`], [`config`]: the one place for locks, atomics and epoch pinning, and for tuning
 //!   constants.
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -29,6 +32,7 @@ pub mod access;
 pub mod backend;
 pub mod config;
 pub mod error;
+pub mod log;
 pub mod matchspec;
 pub mod reaper;
 pub mod registry;

@@ -26,6 +26,31 @@ pub type RwLockReadGuard<'a, T> = parking_lot::RwLockReadGuard<'a, T>;
 pub type RwLockWriteGuard<'a, T> = parking_lot::RwLockWriteGuard<'a, T>;
 #[cfg(not(loom))]
 pub type Mutex<T> = parking_lot::Mutex<T>;
+#[cfg(not(loom))]
+pub type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
+
+/// A condition variable over [`Mutex`]: parking_lot's normally, loom's under `cfg(loom)`.
+///
+/// `wait` takes the guard by value and hands it back (loom's shape), so call sites are the
+/// same in both builds. No spurious-wakeup promise either way: callers loop on their
+/// condition.
+#[cfg(not(loom))]
+#[derive(Debug, Default)]
+pub struct Condvar(parking_lot::Condvar);
+
+#[cfg(not(loom))]
+impl Condvar {
+    pub fn new() -> Self {
+        Self(parking_lot::Condvar::new())
+    }
+    pub fn wait<'a, T>(&self, mut guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        self.0.wait(&mut guard);
+        guard
+    }
+    pub fn notify_all(&self) {
+        self.0.notify_all();
+    }
+}
 
 #[cfg(loom)]
 mod loom_lock {
@@ -58,9 +83,25 @@ mod loom_lock {
             self.0.lock().unwrap()
         }
     }
+    pub type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+
+    /// loom's Condvar with the guard passed by value and the poison unwrapped.
+    #[derive(Debug, Default)]
+    pub struct Condvar(loom::sync::Condvar);
+    impl Condvar {
+        pub fn new() -> Self {
+            Self(loom::sync::Condvar::new())
+        }
+        pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            self.0.wait(guard).unwrap()
+        }
+        pub fn notify_all(&self) {
+            self.0.notify_all();
+        }
+    }
 }
 #[cfg(loom)]
-pub use loom_lock::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use loom_lock::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Epoch-based reclamation for lock-free readers.
 ///

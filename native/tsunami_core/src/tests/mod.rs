@@ -7,6 +7,8 @@ mod hash_model;
 mod loom_catree;
 #[cfg(loom)]
 mod loom_hash;
+#[cfg(loom)]
+mod loom_log;
 mod replace_walk;
 mod stress;
 mod walk_resume;
