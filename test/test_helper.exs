@@ -13,5 +13,5 @@ end
 
 # :long — slow scheduler-hogging checks on a 1M-object table (run with --include long).
 # :known_difference — documented differences from :ets that need a design change.
-ExUnit.configure(exclude: [:long, :known_difference, :open_defect])
+ExUnit.configure(exclude: [:long, :known_difference])
 ExUnit.start()

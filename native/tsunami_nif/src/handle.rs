@@ -3,7 +3,7 @@
 //! resource types up in a hash map keyed by `TypeId` each time. Here the type pointer is
 //! read from one static, and [`Handle::borrow`] is a single `enif_get_resource`.
 
-use rustler::sys::{self, c_void, ErlNifEnv, ErlNifMonitor, ErlNifPid, ErlNifResourceType};
+use rustler::sys::{self, c_void, ErlNifEnv, ErlNifResourceType};
 use rustler::{Encoder, Env, Term};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -25,33 +25,13 @@ unsafe extern "C" fn dtor(_env: *mut ErlNifEnv, obj: *mut c_void) {
     let _ = std::panic::catch_unwind(|| unsafe { std::ptr::drop_in_place(obj as *mut TableRes) });
 }
 
-unsafe extern "C" fn down(
-    env: *mut ErlNifEnv,
-    obj: *mut c_void,
-    pid: *const ErlNifPid,
-    _mon: *const ErlNifMonitor,
-) {
-    let _ = std::panic::catch_unwind(|| {
-        let lifetime = ();
-        // SAFETY: `env` is the callback environment for this call; `obj` is a live
-        // `TableRes` (the VM holds it for the callback); `pid` points to a valid pid.
-        let (env, table, pid) = unsafe {
-            (
-                Env::new(&lifetime, env),
-                &*(obj as *const TableRes),
-                rustler::LocalPid::from_c_arg(*pid),
-            )
-        };
-        crate::resource::process_exited(env, table, crate::convert::pid_word(&pid));
-    });
-}
-
 /// Registers the resource type; called from `load`.
 pub fn init(env: Env) -> bool {
     let init = sys::ErlNifResourceTypeInit {
         dtor: dtor as *const sys::ErlNifResourceDtor,
         stop: std::ptr::null(),
-        down: down as *const sys::ErlNifResourceDown,
+        // No monitors on tables: processes are watched through `crate::watch`.
+        down: std::ptr::null(),
         members: 3,
         dyncall: std::ptr::null(),
     };

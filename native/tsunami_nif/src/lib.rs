@@ -4,7 +4,8 @@
 //!
 //! * [`convert`]: Erlang terms ⇄ the core's encoding (the only code that builds or takes
 //!   apart terms);
-//! * [`resource`]: the table handle resource, owner monitoring, traversal cursors;
+//! * [`resource`]: the table handle resource, ownership and heirs, traversal cursors;
+//! * [`watch`]: one VM monitor per process whose exit tables must hear of;
 //! * [`error`]: core errors → Erlang exceptions, in one place;
 //! * [`atoms`]: the atoms used here;
 //! * [`nifs`]: the NIF functions, one file per group (`table`, `read`, `write`),
@@ -18,6 +19,7 @@ mod handle;
 mod nifs;
 mod options;
 mod resource;
+mod watch;
 
 fn load(env: rustler::Env, _info: rustler::Term) -> bool {
     convert::init(env);

@@ -5,13 +5,15 @@
 //! until it is deleted even when no process holds its id. A table id term is the resource
 //! itself: resolving it is `enif_get_resource`, no lock and no refcount change.
 //!
-//! The owner is monitored from the NIF (`enif_monitor_process`); when it exits, `down`
-//! runs and the table goes to its heir or is deleted.
+//! The owner, the heir and every fixer are watched through [`crate::watch`] (one VM
+//! monitor per process, never on the table resource itself); when the owner exits, the
+//! table goes to its heir or is deleted.
 
 use crate::convert;
 use crate::error::{NifResult, OrRaise};
 pub use crate::handle::Handle;
-use rustler::{Env, LocalPid, Monitor, Resource, Term};
+use crate::watch::{unwatch, watch};
+use rustler::{Env, LocalPid, Resource, Term};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 use tsunami_core::backend::Resume;
@@ -21,12 +23,13 @@ use tsunami_core::Cause;
 
 pub struct TableRes {
     pub table: Table,
-    monitor: Mutex<Option<Monitor>>,
-    /// `safe_fixtable/2` fixations: per process, a count and the monitor that releases
-    /// them when the process exits; and when the table was first fixed (monotonic ns).
+    /// The owner whose exit this table is subscribed to (see [`crate::watch`]).
+    watched_owner: Mutex<Option<u64>>,
+    /// `safe_fixtable/2` fixations: per process (each watched), a count; and when the
+    /// table was first fixed (monotonic ns).
     pub fixations: Mutex<Fixations>,
-    /// The heir's monitor, and whether the heir has died: a dead heir never inherits, even
-    /// if the VM later hands its pid to another process.
+    /// The watched heir, and whether it has died: a dead heir never inherits, even if the
+    /// VM later hands its pid to another process.
     heir_watch: Mutex<Option<HeirWatch>>,
     /// Serializes the hand-over after the owner's death, which the owner's monitor and
     /// [`settle_owner`] may both start.
@@ -35,13 +38,12 @@ pub struct TableRes {
 
 struct HeirWatch {
     pid: u64,
-    monitor: Monitor,
     dead: bool,
 }
 
 #[derive(Default)]
 pub struct Fixations {
-    pub by_pid: Vec<(u64, usize, Monitor)>,
+    pub by_pid: Vec<(u64, usize)>,
     pub since_ns: i64,
 }
 
@@ -91,33 +93,9 @@ pub fn unfix_table(res: &TableRes) {
     }
 }
 
-/// Monitors `pid` for the table. Works from NIFs and from resource callbacks (rustler's
-/// own `monitor` insists on a process-bound environment, which a `down` callback lacks).
-fn monitor(env: Env, h: &Handle, pid: &LocalPid) -> Option<Monitor> {
-    let mut mon = std::mem::MaybeUninit::<rustler::sys::ErlNifMonitor>::uninit();
-    // SAFETY: `env` is the environment of the running NIF or callback; `h` is a live
-    // resource of a type with a `down` callback; `mon` is written before it is read.
-    unsafe {
-        let r = rustler::sys::enif_monitor_process(
-            env.as_c_arg(),
-            h.as_ptr(),
-            pid.as_c_arg(),
-            mon.as_mut_ptr(),
-        );
-        (r == 0).then(|| Monitor::from_c_arg(mon.assume_init()))
-    }
-}
-
-fn demonitor(env: Env, h: &Handle, mon: &Monitor) {
-    // SAFETY: as in `monitor`; `mon` came from `monitor` on the same resource.
-    unsafe {
-        rustler::sys::enif_demonitor_process(env.as_c_arg(), h.as_ptr(), mon.as_c_arg());
-    }
-}
-
 pub fn init(env: Env) -> bool {
     LazyLock::force(&REGISTRY);
-    crate::handle::init(env)
+    crate::handle::init(env) && crate::watch::init(env)
 }
 
 /// Creates and registers a table owned by the caller, monitoring the caller.
@@ -132,7 +110,7 @@ pub fn create(
     let table = Table::new(id, name, convert::pid_word(&owner), options);
     let handle = Handle::new(TableRes {
         table,
-        monitor: Mutex::new(None),
+        watched_owner: Mutex::new(None),
         fixations: Mutex::new(Fixations::default()),
         heir_watch: Mutex::new(None),
         succession: Mutex::new(()),
@@ -150,8 +128,12 @@ pub fn create(
             _ => return Err(crate::error::raise(e)),
         }
     }
-    let mon = monitor(env, &handle, &owner);
-    *handle.monitor.lock().unwrap_or_else(|e| e.into_inner()) = mon;
+    if watch(env, &owner, id) {
+        *handle
+            .watched_owner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(convert::pid_word(&owner));
+    }
     set_heir(env, &handle, heir);
     Ok(handle)
 }
@@ -207,15 +189,38 @@ pub fn handle_of(tab: Term) -> NifResult<Handle> {
     Err(crate::error::raise(Cause::NotATable.into()))
 }
 
+/// Ends every subscription of a deleted table: owner, heir, fixers.
+fn unwatch_all(h: &TableRes) {
+    let id = h.table.id;
+    if let Some(pid) = h
+        .watched_owner
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    {
+        unwatch(pid, id);
+    }
+    if let Some(w) = h
+        .heir_watch
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    {
+        unwatch(w.pid, id);
+    }
+    let f = h.fixations.lock().unwrap_or_else(|e| e.into_inner());
+    for &(pid, _) in &f.by_pid {
+        unwatch(pid, id);
+    }
+}
+
 /// Deletes a table: marks it, frees its contents off-thread, forgets it.
-pub fn delete(env: Env, h: &TableRes) -> bool {
+pub fn delete(_env: Env, h: &TableRes) -> bool {
     if !h.table.mark_deleted() {
         return false;
     }
-    if let Some(handle) = REGISTRY.unregister(h.table.id) {
-        if let Some(mon) = h.monitor.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            demonitor(env, &handle, &mon);
-        }
+    if REGISTRY.unregister(h.table.id).is_some() {
+        unwatch_all(h);
     }
     true
 }
@@ -236,13 +241,13 @@ pub fn tab_term<'a>(env: Env<'a>, h: &Handle) -> Term<'a> {
 pub fn transfer(env: Env, h: &Handle, new_owner: &LocalPid) {
     let word = convert::pid_word(new_owner);
     let monitored = {
-        let mut mon = h.monitor.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(old) = mon.take() {
-            demonitor(env, h, &old);
+        let mut watched = h.watched_owner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = watched.take() {
+            unwatch(old, h.table.id);
         }
         h.table.set_owner(word);
-        *mon = monitor(env, h, new_owner);
-        mon.is_some()
+        *watched = watch(env, new_owner, h.table.id).then_some(word);
+        watched.is_some()
     };
     if !monitored {
         owner_exited(env, &h.table, word);
@@ -270,16 +275,15 @@ pub fn process_exited(env: Env, res: &TableRes, pid: u64) {
 
 /// Sets the heir (`new/2`, `setopts/2`) and watches it.
 pub fn set_heir(env: Env, h: &Handle, heir: Heir) {
-    let mut watch = h.heir_watch.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(old) = watch.take() {
-        demonitor(env, h, &old.monitor);
+    let mut heir_watch = h.heir_watch.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(old) = heir_watch.take() {
+        unwatch(old.pid, h.table.id);
     }
     if let Heir::Pid { pid, .. } = &heir {
         let local = local_pid(env, *pid);
-        if let Some(monitor) = monitor(env, h, &local) {
-            *watch = Some(HeirWatch {
+        if watch(env, &local, h.table.id) {
+            *heir_watch = Some(HeirWatch {
                 pid: *pid,
-                monitor,
                 dead: false,
             });
         }
@@ -303,29 +307,29 @@ pub fn fix(env: Env, h: &Handle, pid: &LocalPid) {
         entry.1 += 1;
         return;
     }
-    let Some(mon) = monitor(env, h, pid) else {
+    if !watch(env, pid, h.table.id) {
         return; // the process is gone: nothing to hold
-    };
+    }
     if f.by_pid.is_empty() {
         // SAFETY: plain VM clock read.
         f.since_ns = unsafe {
             rustler::sys::enif_monotonic_time(rustler::sys::ErlNifTimeUnit::ERL_NIF_NSEC)
         };
     }
-    f.by_pid.push((word, 1, mon));
+    f.by_pid.push((word, 1));
     h.table.storage_unchecked().fix();
 }
 
 /// `safe_fixtable(T, false)` for `pid` (a no-op when it holds no fixation).
-pub fn unfix(env: Env, h: &Handle, pid: u64) {
+pub fn unfix(h: &Handle, pid: u64) {
     let mut f = h.fixations.lock().unwrap_or_else(|e| e.into_inner());
     let Some(i) = f.by_pid.iter().position(|e| e.0 == pid) else {
         return;
     };
     f.by_pid[i].1 -= 1;
     if f.by_pid[i].1 == 0 {
-        let (_, _, mon) = f.by_pid.swap_remove(i);
-        demonitor(env, h, &mon);
+        f.by_pid.swap_remove(i);
+        unwatch(pid, h.table.id);
         unfix_table(h);
     }
 }
@@ -345,8 +349,8 @@ pub fn release_dead_fixers(env: Env, h: &Handle) {
             i += 1;
             continue;
         }
-        let (_, _, mon) = f.by_pid.swap_remove(i);
-        demonitor(env, h, &mon); // the monitor's `down` then finds nothing to release
+        let (pid, _) = f.by_pid.swap_remove(i);
+        unwatch(pid, h.table.id); // the watch's `down` then finds nothing to release
         unfix_table(h);
     }
 }
@@ -354,7 +358,7 @@ pub fn release_dead_fixers(env: Env, h: &Handle) {
 fn release_fixations(res: &TableRes, pid: u64) {
     let mut f = res.fixations.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(i) = f.by_pid.iter().position(|e| e.0 == pid) {
-        f.by_pid.swap_remove(i); // its monitor has fired
+        f.by_pid.swap_remove(i); // its watch has fired
         unfix_table(res);
     }
 }
@@ -380,9 +384,11 @@ pub fn owner_exited(env: Env, table: &Table, pid: u64) {
         if *heir_pid != pid && heir_local.is_alive(env) && !heir_known_dead(&handle, *heir_pid) {
             // Monitor before the message so the new owner's own exit is never missed.
             handle.table.set_owner(*heir_pid);
-            let mon = monitor(env, &handle, &heir_local);
-            let heir_died = mon.is_none();
-            *handle.monitor.lock().unwrap_or_else(|e| e.into_inner()) = mon;
+            let heir_died = !watch(env, &heir_local, table.id);
+            *handle
+                .watched_owner
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = (!heir_died).then_some(*heir_pid);
             if heir_died {
                 // It died after the alive check: as its own exit would, with itself as
                 // heir, this deletes the table.
@@ -403,9 +409,9 @@ pub fn owner_exited(env: Env, table: &Table, pid: u64) {
             return;
         }
     }
-    // The monitor has fired: nothing to demonitor.
+    // The owner's watch has fired (or the owner is gone): nothing left to unwatch.
     handle
-        .monitor
+        .watched_owner
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take();

@@ -126,7 +126,7 @@ fn item<'a>(env: Env<'a>, h: &Handle, item: &str, node: Term<'a>) -> Option<Term
                 let pids: Vec<Term> = f
                     .by_pid
                     .iter()
-                    .map(|(p, n, _)| (convert::pid_term(env, *p), *n).encode(env))
+                    .map(|(p, n)| (convert::pid_term(env, *p), *n).encode(env))
                     .collect();
                 (f.since_ns, pids).encode(env)
             }
@@ -347,7 +347,7 @@ fn safe_fixtable<'a>(env: Env<'a>, tab: Term<'a>, on: Term<'a>) -> NifResult<Ato
     h.table.read(|| caller(env)).or_raise()?;
     match on.atom_to_string().ok().as_deref() {
         Some("true") => resource::fix(env, &h, &env.pid()),
-        Some("false") => resource::unfix(env, &h, caller(env)),
+        Some("false") => resource::unfix(&h, caller(env)),
         _ => return Err(badarg()),
     }
     Ok(atoms::true_())
