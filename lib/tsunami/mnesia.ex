@@ -117,8 +117,20 @@ defmodule Tsunami.Mnesia do
 
   def sync_close_table(_alias, _tab), do: :ok
 
-  def delete_table(_alias, tab) do
+  # mnesia deletes the index tables of an external table of ram semantics only when an
+  # index is dropped, not when the table is: they go with their table here.
+  def delete_table(_alias, tab) when is_atom(tab) do
     drop(tab)
+
+    for {{_, {^tab, :index, _} = tag}, _} <-
+          :ets.match_object(:mnesia_gvar, {{__MODULE__, {tab, :index, :_}}, :_}),
+        do: drop(tag)
+
+    :ok
+  end
+
+  def delete_table(_alias, tag) do
+    drop(tag)
     :ok
   end
 
@@ -169,19 +181,31 @@ defmodule Tsunami.Mnesia do
   # mnesia calls insert/delete/match_delete after the commit's point of no return; a
   # Tsunami write on a live public table does not fail.
   def insert(_alias, tab, object) do
-    Tsunami.insert(tid(tab), object)
+    case write_tid(tab) do
+      nil -> :ok
+      tid -> Tsunami.insert(tid, object)
+    end
+
     :ok
   end
 
   def lookup(_alias, tab, key), do: Tsunami.lookup(tid(tab), key)
 
   def delete(_alias, tab, key) do
-    Tsunami.delete(tid(tab), key)
+    case write_tid(tab) do
+      nil -> :ok
+      tid -> Tsunami.delete(tid, key)
+    end
+
     :ok
   end
 
   def match_delete(_alias, tab, pattern) do
-    Tsunami.match_delete(tid(tab), pattern)
+    case write_tid(tab) do
+      nil -> :ok
+      tid -> Tsunami.match_delete(tid, pattern)
+    end
+
     :ok
   end
 
@@ -222,6 +246,14 @@ defmodule Tsunami.Mnesia do
 
   # Raises `badarg` (as :ets does on a table that does not exist) if there is none.
   defp tid(tab), do: :ets.lookup_element(:mnesia_gvar, {__MODULE__, tab}, 2)
+
+  # The table a write goes to; `nil` for an index table that is gone. After
+  # `change_table_copy_type/3` from this backend to another type, mnesia 4.21 keeps the
+  # old index in the table's commit work next to the new one and goes on updating it;
+  # its table went with the old copy (delete_table/2), so those updates are dropped
+  # here. (OTP's ext_test never deletes index tables, so they land in a leaked table.)
+  defp write_tid({_, :index, _} = tag), do: lookup_tab(tag)
+  defp write_tid(tab), do: tid(tab)
 
   defp lookup_tab(tab) do
     case :ets.lookup(:mnesia_gvar, {__MODULE__, tab}) do
