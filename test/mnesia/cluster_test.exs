@@ -1,0 +1,121 @@
+defmodule Tsunami.Mnesia.ClusterTest do
+  @moduledoc """
+  A `tsunami_copies` table replicated on three peer nodes (separate OS processes):
+  writers on every node, one node SIGKILLed in the middle of its writes, the others
+  go on; the node restarts, loads the table from a surviving node through the
+  backend's copy protocol (`sender_init/4` there, `receive_data/5` here), and all
+  three copies, and their indexes, are equal.
+  """
+  use ExUnit.Case, async: false
+  alias Tsunami.MnesiaCluster, as: C
+
+  @moduletag timeout: 300_000
+
+  setup do
+    dir = Path.join(System.tmp_dir!(), "tsunami_cluster_#{System.unique_integer([:positive])}")
+    File.mkdir_p!(dir)
+    names = for i <- 1..3, do: :"tsunami_mn#{i}_#{System.unique_integer([:positive])}"
+    peers = for name <- names, do: C.start_peer(name, dir)
+
+    # (a peer whose test VM is gone exits too: its control connection is its stdin)
+    on_exit(fn ->
+      for {pid, _} <- peers, do: stop(pid)
+      File.rm_rf(dir)
+    end)
+
+    %{dir: dir, names: names, peers: peers}
+  end
+
+  test "writers on every node, one node SIGKILLed and restarted, all copies equal", ctx do
+    run(ctx, 300, 1)
+  end
+
+  @tag :long
+  test "long: five kill/restart rounds under writes", ctx do
+    run(ctx, 2_000, 5)
+  end
+
+  defp stop(pid) do
+    :peer.stop(pid)
+  catch
+    :exit, _ -> :ok
+  end
+
+  defp run(%{dir: dir, names: [_, _, victim_name], peers: peers}, per_writer, rounds) do
+    nodes = for {_, node} <- peers, do: node
+    [{a, _}, {b, _}, {victim, _}] = peers
+    :ok = C.on(a, :create_cluster, [nodes])
+
+    last =
+      Enum.reduce(1..rounds, victim, fn round, victim ->
+        base = (round - 1) * per_writer
+
+        # writers on all three nodes; the survivors must finish all their writes
+        survivors =
+          for {peer, tag} <- [{a, :a}, {b, :b}] do
+            Task.async(fn ->
+              C.on(peer, :writer, [tag, base..(base + per_writer - 1)], :infinity)
+            end)
+          end
+
+        doomed =
+          Task.async(fn ->
+            catch_exit(C.on(victim, :writer, [:c, base..(base + per_writer - 1)], :infinity))
+          end)
+
+        # kill the third node once its writes are well under way
+        assert Tsunami.TestSupport.wait_until(
+                 fn -> C.on(a, :local_size) > div(per_writer, 2) end,
+                 2_000,
+                 10
+               )
+
+        C.kill9(victim)
+        # its writer died with it, mid-way
+        assert {:exit, _} =
+                 {:exit, Task.await(doomed, :infinity)}
+                 |> then(fn {_, r} -> if is_integer(r), do: {:done, r}, else: {:exit, r} end)
+
+        assert Enum.map(survivors, &Task.await(&1, :infinity)) == [per_writer, per_writer]
+        assert C.on(a, :active_replicas) == Enum.sort(nodes -- [Enum.at(nodes, 2)])
+
+        # restart the node: it loads its copy from a survivor
+        {victim, node} = C.start_peer(victim_name, dir)
+        assert node == Enum.at(nodes, 2)
+        assert C.on(victim, :rejoin, [60_000]) == :ok
+        # ram semantics: the copy came over the network from a survivor
+        assert {from, {:active_remote, _}} = C.on(victim, :load_info)
+        assert from in Enum.take(nodes, 2)
+
+        assert Tsunami.TestSupport.wait_until(
+                 fn -> C.on(a, :active_replicas) == Enum.sort(nodes) end,
+                 600,
+                 50
+               )
+
+        copies = for p <- [a, b, victim], do: C.on(p, :local_contents)
+        [copy_a, copy_b, copy_c] = copies
+        assert copy_b == copy_a
+        assert copy_c == copy_a
+        assert Enum.map([a, b, victim], &C.on(&1, :local_index)) |> Enum.uniq() |> length() == 1
+
+        # every committed transaction is whole: each writer's counter record counts
+        # exactly the records it wrote
+        for tag <- [:a, :b, :c] do
+          written = Enum.count(copy_a, &match?({_, {^tag, i}, _, _} when is_integer(i), &1))
+
+          count =
+            Enum.find_value(copy_a, 0, fn
+              {_, {^tag, :count}, n, _} -> n
+              _ -> nil
+            end)
+
+          assert count == written, "#{tag}: counter #{count}, records #{written}"
+        end
+
+        victim
+      end)
+
+    stop(last)
+  end
+end
