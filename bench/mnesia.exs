@@ -53,7 +53,7 @@ defmodule MnesiaBench do
           for p <- procs do
             {r, t} = measure(w, ram, tsu, keys, p, time, reps)
 
-            :io_lib.format("~12.0f ~9.0f ~7.2f", [r, t, t / r])
+            :io_lib.format("~12w ~9w ~7.2f", [round(r), round(t), t / r])
             |> to_string()
             |> String.pad_leading(34)
           end
