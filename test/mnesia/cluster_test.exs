@@ -30,6 +30,54 @@ defmodule Tsunami.Mnesia.ClusterTest do
     run(ctx, 300, 1)
   end
 
+  test "add_table_copy, move_table_copy, del_table_copy of a tsunami_copies table", %{
+    peers: peers
+  } do
+    nodes = for {_, node} <- peers, do: node
+    [{a, na}, {b, nb}, {c, nc}] = peers
+    :ok = C.on(a, :create_schema_only, [nodes])
+
+    {:atomic, :ok} =
+      C.on(a, :mnesia, [
+        :create_table,
+        [
+          :moves,
+          [{:tsunami_copies, [na]}, {:type, :bag}, {:attributes, [:k, :v, :w]}, {:index, [:w]}]
+        ]
+      ])
+
+    :ok = C.on(a, :fill, [:moves, 1..500])
+    expected = C.on(a, :local_copy, [:moves])
+    assert length(expected) == 500
+    assert C.on(b, :local_copy, [:moves]) == :no_copy
+
+    # a copy on b, loaded from a through sender_init/receive_data
+    assert {:atomic, :ok} = C.on(a, :mnesia, [:add_table_copy, [:moves, nb, :tsunami_copies]])
+    assert C.on(b, :local_copy, [:moves]) == expected
+
+    assert C.on(b, :mnesia, [:table_info, [:moves, :storage_type]]) ==
+             {:ext, :tsunami_copies, Tsunami.Mnesia}
+
+    # both copies take new writes; index reads on b use b's own index table
+    :ok = C.on(b, :fill, [:moves, 501..600])
+    expected = C.on(a, :local_copy, [:moves])
+    assert C.on(b, :local_copy, [:moves]) == expected
+
+    assert length(C.on(b, :mnesia, [:dirty_index_read, [:moves, 3, :w]])) ==
+             Enum.count(1..600, &(rem(&1, 7) == 3))
+
+    # the copy on b moves to c
+    assert {:atomic, :ok} = C.on(a, :mnesia, [:move_table_copy, [:moves, nb, nc]])
+    assert C.on(c, :local_copy, [:moves]) == expected
+    assert C.on(b, :local_copy, [:moves]) == :no_copy
+
+    # a's copy goes; c holds the table alone
+    assert {:atomic, :ok} = C.on(c, :mnesia, [:del_table_copy, [:moves, na]])
+    assert C.on(a, :local_copy, [:moves]) == :no_copy
+    assert C.on(c, :mnesia, [:table_info, [:moves, :active_replicas]]) == [nc]
+    assert C.on(a, :mnesia, [:dirty_read, [:moves, 7]]) == [{:moves, 7, 70, 0}]
+  end
+
   @tag :long
   test "long: five kill/restart rounds under writes", ctx do
     run(ctx, 2_000, 5)

@@ -69,6 +69,34 @@ defmodule Tsunami.MnesiaCluster do
     :ok
   end
 
+  @doc "Creates the schema on `nodes` and starts mnesia on all, no tables."
+  def create_schema_only(nodes) do
+    for n <- nodes, do: true = Node.connect(n)
+
+    :ok = :mnesia.create_schema(nodes, [{:backend_types, [{:tsunami_copies, Tsunami.Mnesia}]}])
+
+    {results, []} = :rpc.multicall(nodes, :mnesia, :start, [])
+    true = Enum.all?(results, &(&1 == :ok))
+    :ok
+  end
+
+  @doc "Runs `:mnesia` function `f` with `args` here (for calls from the test VM)."
+  def mnesia(f, args), do: apply(:mnesia, f, args)
+
+  @doc "Writes records `{table, i, i * 10, rem(i, 7)}` for `i` in `range`, dirty."
+  def fill(table, range) do
+    for i <- range, do: :ok = :mnesia.dirty_write({table, i, i * 10, rem(i, 7)})
+    :ok
+  end
+
+  @doc "This node's own copy of `table` (sorted), or `:no_copy`."
+  def local_copy(table) do
+    case :ets.lookup(:mnesia_gvar, {Tsunami.Mnesia, table}) do
+      [{_, tid}] -> Enum.sort(Tsunami.tab2list(tid))
+      [] -> :no_copy
+    end
+  end
+
   @doc "Starts mnesia on a restarted node (its disc schema knows the cluster)."
   def rejoin(timeout) do
     :ok = :mnesia.start()
