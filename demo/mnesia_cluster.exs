@@ -50,7 +50,8 @@ for p <- peers, do: :ok = call.(p, :mnesia, :start, [])
 IO.puts("table :kv on #{inspect(call.(a, :mnesia, :table_info, [:kv, :active_replicas]))}")
 
 for {p, i} <- Enum.with_index(peers) do
-  {:atomic, :ok} = call.(p, :mnesia, :transaction, [fn -> :mnesia.write({:kv, i, node()}) end])
+  # (a fun of this script does not exist on the peers; an external fun does)
+  {:atomic, :ok} = call.(p, :mnesia, :transaction, [&:mnesia.write/1, [{:kv, i, elem(p, 1)}]])
 end
 
 # each node's own copy: its Tsunami table
@@ -65,7 +66,7 @@ os_pid = call.(c, :os, :getpid, [])
 System.cmd("kill", ["-9", to_string(os_pid)])
 IO.puts("killed #{elem(c, 1)} (kill -9 #{os_pid})")
 Process.sleep(500)
-{:atomic, :ok} = call.(a, :mnesia, :transaction, [fn -> :mnesia.write({:kv, :while_down, 1}) end])
+{:atomic, :ok} = call.(a, :mnesia, :transaction, [&:mnesia.write/1, [{:kv, :while_down, 1}]])
 
 c = start.(:demo_c)
 :ok = call.(c, :mnesia, :start, [])
