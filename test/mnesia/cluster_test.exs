@@ -78,6 +78,37 @@ defmodule Tsunami.Mnesia.ClusterTest do
     assert C.on(a, :mnesia, [:dirty_read, [:moves, 7]]) == [{:moves, 7, 70, 0}]
   end
 
+  test "tables live as long as mnesia: stop deletes them, a holder death stops mnesia", %{
+    peers: [{a, na} | _]
+  } do
+    :ok = C.on(a, :create_schema_only, [[na]])
+    before = C.on(a, :tsunami_tables)
+
+    {:atomic, :ok} =
+      C.on(a, :mnesia, [
+        :create_table,
+        [:life, [{:tsunami_copies, [na]}, {:index, [:v]}, {:attributes, [:k, :v]}]]
+      ])
+
+    assert C.on(a, :tsunami_tables) == before + 2
+
+    # mnesia stops: its tables go with it (as ram_copies tables go with mnesia_monitor)
+    assert C.on(a, :mnesia, [:stop, []]) == :stopped
+    assert C.on(a, :tsunami_tables) == before
+
+    # a new session loads the table again (empty: ram semantics)
+    assert C.on(a, :mnesia, [:start, []]) == :ok
+    assert C.on(a, :mnesia, [:wait_for_tables, [[:life], 30_000]]) == :ok
+    assert C.on(a, :mnesia, [:dirty_write, [{:life, 1, :x}]]) == :ok
+    assert C.on(a, :tsunami_tables) == before + 2
+
+    # the holder dies under a running mnesia: mnesia stops rather than run on without
+    # its tables
+    :ok = C.on(a, :kill_holder)
+    assert C.on(a, :mnesia_running_after, [10_000]) == :no
+    assert C.on(a, :tsunami_tables) == before
+  end
+
   @tag :long
   test "long: five kill/restart rounds under writes", ctx do
     run(ctx, 2_000, 5)

@@ -24,7 +24,11 @@ defmodule Tsunami.MnesiaCluster do
         host: ~c"127.0.0.1",
         longnames: true,
         connection: :standard_io,
-        args: paths ++ [~c"-mnesia", ~c"dir", ~c"\"#{mnesia_dir}\""]
+        # (core_dir: where mnesia dumps its core on a fatal error, which one test causes)
+        args:
+          paths ++
+            [~c"-mnesia", ~c"dir", ~c"\"#{mnesia_dir}\""] ++
+            [~c"-mnesia", ~c"core_dir", ~c"\"#{mnesia_dir}\""]
       })
 
     {pid, node}
@@ -78,6 +82,28 @@ defmodule Tsunami.MnesiaCluster do
     {results, []} = :rpc.multicall(nodes, :mnesia, :start, [])
     true = Enum.all?(results, &(&1 == :ok))
     :ok
+  end
+
+  @doc "Number of Tsunami tables on this node."
+  def tsunami_tables, do: length(Tsunami.all())
+
+  @doc "Kills the backend's holder process on this node; waits until it is gone."
+  def kill_holder do
+    pid = Process.whereis(Tsunami.Mnesia.Holder)
+    ref = Process.monitor(pid)
+    Process.exit(pid, :kill)
+    receive do: ({:DOWN, ^ref, _, _, _} -> :ok)
+  end
+
+  @doc "Whether mnesia runs here, after waiting up to `ms` for it to stop."
+  def mnesia_running_after(ms) do
+    Tsunami.TestSupport.wait_until(
+      fn -> :mnesia.system_info(:is_running) == :no end,
+      div(ms, 20),
+      20
+    )
+
+    :mnesia.system_info(:is_running)
   end
 
   @doc "Runs `:mnesia` function `f` with `args` here (for calls from the test VM)."
