@@ -23,6 +23,10 @@ defmodule Tsunami.Mnesia do
   `receive_data/5` on the node that loads it), or as an empty table if no other node
   has one. There is no disc alias yet (durable Tsunami tables do not exist yet).
 
+  Tsunami's concurrency options go in the table's storage properties, under the
+  alias: `{:storage_properties, [{:tsunami_copies, [write_concurrency: true]}]}`
+  (`read_concurrency`, `write_concurrency`, `decentralized_counters`).
+
   Table types `set`, `ordered_set` and `bag`; secondary indexes of both mnesia index
   types (`ordered`, the default, and `bag`) are Tsunami tables of this backend too.
 
@@ -105,13 +109,30 @@ defmodule Tsunami.Mnesia do
 
   # A new table is empty (ram_copies semantics): a table left from an earlier load of
   # the same name is replaced.
-  def create_table(_alias, tab, props) when is_atom(tab) do
+  def create_table(alias, tab, props) when is_atom(tab) do
     type = Keyword.get(props, :type, :set)
     drop(tab)
-    register(tab, Holder.new_table(tab, [type, {:keypos, 2}]))
+    register(tab, Holder.new_table(tab, [type, {:keypos, 2} | tuning(alias, props)]))
   end
 
   def load_table(_alias, _tab, _reason, _cs), do: :ok
+
+  @tuning [:read_concurrency, :write_concurrency, :decentralized_counters]
+
+  # Tsunami's concurrency options from the table's `{:storage_properties, [{alias,
+  # options}]}`, e.g. `[{:tsunami_copies, [write_concurrency: true]}]`.
+  defp tuning(alias, props) do
+    props
+    |> Keyword.get(:storage_properties, [])
+    |> List.keyfind(alias, 0)
+    |> case do
+      {^alias, options} when is_list(options) ->
+        for {k, _} = option <- options, k in @tuning, do: option
+
+      _ ->
+        []
+    end
+  end
 
   def close_table(_alias, _tab), do: :ok
 

@@ -47,6 +47,25 @@ defmodule Tsunami.Mnesia.BackendTest do
            |> Enum.all?(fn {{_, t}, _} -> t != tsu and not match?({^tsu, _, _}, t) end)
   end
 
+  test "Tsunami options from the table's storage_properties" do
+    _ = :mnesia.delete_table(:tuned)
+
+    {:atomic, :ok} =
+      :mnesia.create_table(:tuned, [
+        {:tsunami_copies, [node()]},
+        {:attributes, [:k, :v]},
+        {:storage_properties,
+         [{:tsunami_copies, [write_concurrency: true, read_concurrency: true, keypos: 5]}]}
+      ])
+
+    tid = :ets.lookup_element(:mnesia_gvar, {Tsunami.Mnesia, :tuned}, 2)
+    assert Tsunami.info(tid, :write_concurrency) == true
+    assert Tsunami.info(tid, :read_concurrency) == true
+    # only the concurrency options are taken: the keypos stays mnesia's
+    assert Tsunami.info(tid, :keypos) == 2
+    {:atomic, :ok} = :mnesia.delete_table(:tuned)
+  end
+
   for type <- [:set, :ordered_set, :bag] do
     @type_ type
     describe "#{type}" do
