@@ -109,9 +109,15 @@ defmodule Tsunami.MnesiaCluster do
   @doc "Runs `:mnesia` function `f` with `args` here (for calls from the test VM)."
   def mnesia(f, args), do: apply(:mnesia, f, args)
 
-  @doc "Writes records `{table, i, i * 10, rem(i, 7)}` for `i` in `range`, dirty."
+  @doc """
+  Writes records `{table, i, i * 10, rem(i, 7)}` for `i` in `range`, dirty but
+  synchronously (`sync_dirty`: returns when every replica has them).
+  """
   def fill(table, range) do
-    for i <- range, do: :ok = :mnesia.dirty_write({table, i, i * 10, rem(i, 7)})
+    :mnesia.sync_dirty(fn ->
+      for i <- range, do: :ok = :mnesia.write({table, i, i * 10, rem(i, 7)})
+    end)
+
     :ok
   end
 
