@@ -58,7 +58,10 @@ defmodule Tsunami.MixProject do
       start_permanent: Mix.env() == :prod,
       deps: [],
       aliases: aliases(),
-      test_coverage: [ignore_modules: [Tsunami.Native]]
+      test_coverage: [ignore_modules: [Tsunami.Native]],
+      # Tsunami.Mnesia calls mnesia only when mnesia runs it as a backend; mnesia is not
+      # started with the application.
+      xref: [exclude: [:mnesia, :mnesia_lib, :mnesia_ext_sup]]
     ]
   end
 

@@ -5,7 +5,8 @@
 #      loom model tests (cfg(loom)), and a compile check of the criterion benches.
 #   2. Elixir: mix format check, ExUnit (parity with :ets, access, properties, doctests,
 #      a consumer project that depends on Tsunami by path).
-#   3. The OTP ets_SUITE conformance run, failing on any regression.
+#   3. The OTP ets_SUITE conformance run, failing on any regression; OTP's mnesia
+#      suites with ext_ets served by Tsunami.Mnesia, failing on a new failure.
 #   4. A quick smoke run of the benchmark harness and of the scheduler monitor.
 #
 # Long stress runs are tagged :long and run with scripts/stress.sh instead.
@@ -40,9 +41,19 @@ if [ -f lib/mix/tasks/tsunami.conformance.ex ]; then
   mix tsunami.conformance --ci
 fi
 
+if [ -f lib/mix/tasks/tsunami.mnesia_conformance.ex ]; then
+  step "OTP mnesia suites with ext_ets served by Tsunami.Mnesia (fails on new failures)"
+  MIX_ENV=test mix tsunami.mnesia_conformance --ci
+fi
+
 if [ -f bench/run.exs ]; then
   step "benchmark smoke run"
   MIX_ENV=bench mix run bench/run.exs --quick
+fi
+
+if [ -f bench/mnesia.exs ]; then
+  step "mnesia benchmark smoke run"
+  MIX_ENV=bench mix run bench/mnesia.exs --quick
 fi
 
 if [ -f bench/sched_monitor.exs ]; then
