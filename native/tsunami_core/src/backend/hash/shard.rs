@@ -706,9 +706,17 @@ impl Shard {
 
     /// Merges buckets until the load is back above the shrink limit (after a walk that
     /// removed many objects at once).
-    pub fn shrink_to_load(&mut self) {
-        while self.bucket_count() > MIN && self.count * SHRINK_DIVISOR < self.bucket_count() {
+    /// Merges buckets back toward the load, at most `max` of them (a whole-shard shrink
+    /// after a walk emptied it is thousands of merges: several ms on one scheduler). What
+    /// is left is merged by later deletes ([`Shard::shrink_if_needed`]) and walks.
+    pub fn shrink_to_load(&mut self, max: usize) {
+        let mut merges = 0;
+        while merges < max
+            && self.bucket_count() > MIN
+            && self.count * SHRINK_DIVISOR < self.bucket_count()
+        {
             self.merge_one();
+            merges += 1;
         }
     }
 
