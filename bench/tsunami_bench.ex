@@ -39,6 +39,7 @@ defmodule TsunamiBench do
     latency_n: :integer,
     memory_n: :integer,
     seed: :integer,
+    csv: :string,
     help: :boolean
   ]
 
@@ -90,6 +91,7 @@ defmodule TsunamiBench do
       --latency-n N      objects for the latency run (default 1M, 10M with --full)
       --memory-n N       objects for the memory and files runs (default 1M)
       --seed N           :rand seed (default 42)
+      --csv FILE         also append each throughput row to FILE as CSV (bench/scaling.exs)
     """)
   end
 
@@ -147,6 +149,7 @@ defmodule TsunamiBench do
       memory_n: opts[:memory_n] || base.memory_n,
       stream: base.stream,
       seed: opts[:seed] || 42,
+      csv: opts[:csv],
       workloads: Enum.filter(@workloads, &(&1 in only)),
       sections: Enum.filter(@sections, &(&1 in only)),
       only: only,
@@ -394,6 +397,7 @@ defmodule TsunamiBench do
     rp = med.tsu_plain / med.ets_plain
     rc = med.tsu_conc / med.ets_conc
     :ets.insert(cfg.results, {w, k, p, rp, rc})
+    if cfg.csv, do: csv_row(cfg.csv, w, k, p, med)
 
     :io_lib.format("~-15s ~9s ~5B ~10s ~10s ~10s ~10s ~12s ~12s ~6.1f%", [
       Atom.to_string(w),
@@ -408,6 +412,16 @@ defmodule TsunamiBench do
       spread * 100
     ])
     |> IO.puts()
+  end
+
+  @csv_header "workload,keys,procs,schedulers,tsu_plain,tsu_conc,ets_plain,ets_conc\n"
+
+  # One throughput row (median ops/s of each variant) appended to `file`.
+  defp csv_row(file, w, k, p, med) do
+    unless File.exists?(file), do: File.write!(file, @csv_header)
+    s = :erlang.system_info(:schedulers_online)
+    cols = Enum.map([med.tsu_plain, med.tsu_conc, med.ets_plain, med.ets_conc], &round/1)
+    File.write!(file, Enum.join([w, k, p, s | cols], ",") <> "\n", [:append])
   end
 
   defp rotate(list, r) do
