@@ -176,6 +176,35 @@ defmodule Tsunami.FuzzRegressionsTest do
     end
   end
 
+  test "insert/insert_new into a non-table with bad objects name both arguments, as :ets" do
+    # The fuzzer saw :ets name only the table: that was the reference shim
+    # (Tsunami.Oracle.Ets) raising from its own :ets.info/2 call before :ets.insert/2.
+    # :ets.insert(42, [:atom]) names both arguments, and so does Tsunami.
+    d = :ets.new(:fz_dead, [])
+    :ets.delete(d)
+    dt = Tsunami.new(:fz_dead, [])
+    Tsunami.delete(dt)
+    p = Oracle.new([:bag], :fz_two_args)
+
+    for tab <- [42, make_ref(), self(), :fz_no_such, {:a}],
+        objs <- [[:atom, {1}], [:atom], :atom, [{}], {}, [{1} | :x]],
+        f <- [:insert, :insert_new] do
+      {:raise, :error, :badarg, msg} =
+        Oracle.check_raise(p, fn m, _t -> apply(m, f, [tab, objs]) end,
+          label: inspect({f, tab, objs})
+        )
+
+      assert msg =~ "1st argument" and msg =~ "2nd argument"
+    end
+
+    # A deleted table (each side its own id): the same message.
+    ins = fn m, tab -> m.insert(tab, [:atom]) end
+    assert {:raise, :error, :badarg, msg} = e = Oracle.run(Oracle.Ets, d, ins)
+    assert msg =~ "2nd argument"
+    assert Oracle.same?(e, Oracle.run(Tsunami, dt, ins))
+    Oracle.delete(p)
+  end
+
   defp wrap_end(:"$end_of_table"), do: {:"$end_of_table", []}
   defp wrap_end(other), do: other
 end

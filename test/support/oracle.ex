@@ -241,10 +241,14 @@ defmodule Tsunami.Oracle.Ets do
 
   def insert_new(tab, obj), do: :ets.insert_new(tab, obj)
 
+  # Not a table at all (42, a pid, a ref that never named one): :ets.info/2 raises, and
+  # so must :ets.insert/2 itself, whose error names the objects too.
   defp bag?(tab) do
     :ets.info(tab, :type) in [:bag, :duplicate_bag] and
       :ets.info(tab, :owner) != :undefined and
       (:ets.info(tab, :protection) == :public or :ets.info(tab, :owner) == self())
+  rescue
+    ArgumentError -> false
   end
 
   defp valid_objects?(tab, objs) do
