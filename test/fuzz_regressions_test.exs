@@ -205,6 +205,27 @@ defmodule Tsunami.FuzzRegressionsTest do
     Oracle.delete(p)
   end
 
+  test "a list insert with repeated keys keeps what :ets keeps, short and long lists" do
+    # :ets (OTP 25) inserts a set/ordered_set list in order (the last of a key stays) when
+    # the call does not yield, and reversed (the first stays) when it does: always beyond
+    # 16,000 objects; shorter lists only at the end of a time slice, which the reference
+    # avoids (Tsunami.Oracle.Ets starts them on a fresh one). Bags keep every distinct
+    # object, in list order.
+    for type <- [:set, :ordered_set, :bag, :duplicate_bag],
+        wc <- [false, true],
+        n <- [0, 15_000, 16_100, 40_000],
+        f <- [:insert, :insert_new] do
+      p = Oracle.new([type, :public, {:write_concurrency, wc}], :fz_dupkeys)
+      fill = for i <- 1..n//1, do: {i}
+      objs = [{:k, 1}, {:k, 2}, {:k, 1}] ++ fill ++ [{:k, 3}, {:j, 1}, {:j, 2}]
+      label = inspect({type, wc, n, f})
+      Oracle.check(p, fn m, t -> apply(m, f, [t, objs]) end, label: label)
+      Oracle.check(p, fn m, t -> {m.lookup(t, :k), m.lookup(t, :j)} end, label: label)
+      Oracle.check(p, fn m, t -> m.info(t, :size) end, label: label)
+      Oracle.delete(p)
+    end
+  end
+
   defp wrap_end(:"$end_of_table"), do: {:"$end_of_table", []}
   defp wrap_end(other), do: other
 end
