@@ -226,6 +226,64 @@ defmodule Tsunami.FuzzRegressionsTest do
     end
   end
 
+  test "select/3 and match/3 with a bound key holding a map look the key up, as :ets" do
+    # The fuzzer (seed 480098224): match(T, {:"$3", %{}}, 2) on a duplicate_bag with
+    # keypos 2 returned an object whose key was another map. A bound key is looked up by
+    # :ets, so `%{}` there finds only the key `%{}`; elsewhere it matches any map.
+    for type <- [:set, :ordered_set, :bag, :duplicate_bag], wc <- [false, true] do
+      p = Oracle.new([type, {:write_concurrency, wc}], :fz_mapkey)
+
+      Oracle.check(p, fn m, t ->
+        m.insert(t, [{%{a: 1}, 1}, {{%{a: 1}, 5}, 2}, {{%{}, 5}, 3}, {{1, %{b: 2}}, 4}, {%{}, 6}])
+      end)
+
+      heads = [
+        {%{}, :_},
+        {%{a: 1}, :_},
+        {{%{}, 5}, :_},
+        {{1, %{}}, :_},
+        {{%{a: :_}, 5}, :_},
+        {{:_, %{}}, :_},
+        {%{a: :"$1"}, :_}
+      ]
+
+      for head <- heads, limit <- [1, 10] do
+        label = inspect({type, wc, head, limit})
+        sorted = type != :ordered_set
+
+        chain = fn first ->
+          fn m, t -> first.(m, t) |> Stream.unfold(&chunk(m, &1)) |> Enum.to_list() end
+        end
+
+        for first <- [
+              &select_first(&1, &2, [{head, [], [:"$_"]}], limit),
+              &select_rev_first(&1, &2, [{head, [], [:"$_"]}], limit),
+              &match_first(&1, &2, head, limit),
+              &match_object_first(&1, &2, head, limit)
+            ] do
+          if sorted,
+            do:
+              Oracle.check_sorted(p, fn m, t -> chain.(first).(m, t) |> List.flatten() end,
+                label: label
+              ),
+            else: Oracle.check(p, chain.(first), label: label)
+        end
+      end
+
+      Oracle.delete(p)
+    end
+  end
+
+  defp select_first(m, t, spec, limit), do: m.select(t, spec, limit)
+  defp select_rev_first(m, t, spec, limit), do: m.select_reverse(t, spec, limit)
+  defp match_first(m, t, pattern, limit), do: m.match(t, pattern, limit)
+  defp match_object_first(m, t, pattern, limit), do: m.match_object(t, pattern, limit)
+
+  # One chunk of a select/match chain: {items, next step}.
+  defp chunk(_m, :"$end_of_table"), do: nil
+  defp chunk(_m, {items, :"$end_of_table"}), do: {items, :"$end_of_table"}
+  defp chunk(m, {items, cont}), do: {items, m.select(cont)}
+
   defp wrap_end(:"$end_of_table"), do: {:"$end_of_table", []}
   defp wrap_end(other), do: other
 end

@@ -456,10 +456,31 @@ defmodule Tsunami.Select do
 
   @doc false
   def first_chunk(tab, spec, limit, order) do
-    {tab, _keypos} = Native.resolve(tab)
+    {tab, keypos} = Native.resolve(tab)
     compiled = compile!(spec)
     {erl, ms} = split(compiled)
-    next_chunk({:tsunami_select, tab, spec, erl, ms, limit, nil, [], order})
+    cont = {:tsunami_select, tab, spec, erl, ms, limit, nil, [], order}
+
+    case compiled != :none and map_keys(spec, keypos) do
+      keys when is_list(keys) ->
+        items = keys_select(tab, compiled, keys, keypos)
+        items = if order == :reverse, do: :lists.reverse(items), else: items
+        next_chunk(cont |> put_elem(6, :done) |> put_elem(7, items))
+
+      _ ->
+        next_chunk(cont)
+    end
+  end
+
+  # A spec whose every clause binds the key, one of them to a term holding a map: :ets
+  # looks such keys up (as everywhere a key is bound), so a map in the key is compared
+  # as a key (`%{}` finds only the key `%{}`), where a scan would match it as a map
+  # pattern (`%{}` matches every map). The keys, or nil when the scan gives the same.
+  defp map_keys(spec, keypos) do
+    case bound_keys(spec, keypos) do
+      :scan -> nil
+      keys -> if Enum.any?(keys, &has_map?/1), do: keys
+    end
   end
 
   @doc false
