@@ -274,6 +274,41 @@ defmodule Tsunami.FuzzRegressionsTest do
     end
   end
 
+  test "a fixed bag stores what is inserted, as an unfixed :ets bag does (OTP 25 bug)" do
+    # OTP 25 :ets revives a pseudo-deleted bag object =:= to the one inserted, keeping its
+    # old bits: with the table fixed, deleting {-0.0} and inserting {0.0} leaves {-0.0}.
+    # Fixation must not change contents; Tsunami stores {0.0} fixed or not, as :ets does
+    # unfixed (the fuzzer stops an episode where only this differs, see
+    # Tsunami.ApiFuzz.revived_zero/2).
+    pz = :erlang.binary_to_term(<<131, 70, 0::64>>)
+
+    for delete <- [&Tsunami.delete(&1, pz), &Tsunami.delete_all_objects/1] do
+      e = :ets.new(:fz_bag0, [:bag])
+      t = Tsunami.new(:fz_bag0, [:bag])
+
+      for {mod, tab} <- [{:ets, e}, {Tsunami, t}], do: mod.insert(tab, {-0.0})
+      Tsunami.safe_fixtable(t, true)
+      :ets.delete_all_objects(e)
+      delete.(t)
+      for {mod, tab} <- [{:ets, e}, {Tsunami, t}], do: mod.insert(tab, {pz})
+      assert Oracle.same?(Tsunami.tab2list(t), :ets.tab2list(e))
+      assert Oracle.same?(Tsunami.lookup(t, 0.0), [{pz}])
+      Tsunami.safe_fixtable(t, false)
+      assert Oracle.same?(Tsunami.tab2list(t), [{pz}])
+      :ets.delete(e)
+      Tsunami.delete(t)
+    end
+
+    # The :ets bug itself, so this test notices when the reference changes.
+    e = :ets.new(:fz_bag0, [:bag])
+    :ets.insert(e, {-0.0})
+    :ets.safe_fixtable(e, true)
+    :ets.delete(e, pz)
+    :ets.insert(e, {pz})
+    assert Oracle.same?(:ets.tab2list(e), [{-0.0}])
+    :ets.delete(e)
+  end
+
   defp select_first(m, t, spec, limit), do: m.select(t, spec, limit)
   defp select_rev_first(m, t, spec, limit), do: m.select_reverse(t, spec, limit)
   defp match_first(m, t, pattern, limit), do: m.match(t, pattern, limit)
