@@ -47,12 +47,15 @@ defmodule Tsunami.ApiFuzz do
   # with a held continuation (walks hold no fixation), refs in update_element (one
   # keep-alive per object).
   @exclusions MapSet.new([
-                # Found by this fuzzer, for the continuations owner to decide: a select/3
-                # continuation resumed after writes. :ets resumes an ordered_set walk from
-                # the live table (after the last key returned); Tsunami's continuation
-                # returns what it had already fetched (objects deleted since included) and
-                # misses objects inserted since. Held continuations used later are
-                # compared only by outcome class (use_held).
+                # A select/3 continuation resumed after writes. :ets resumes an
+                # ordered_set walk from the live table (after the last key returned);
+                # Tsunami's continuation returns what it had already fetched (objects
+                # deleted since included) and misses objects inserted since. Both are what
+                # the :ets docs allow ("Table Traversal": no traversal is a snapshot; an
+                # object updated during it may be seen or not, depending on whether the
+                # update happened when the traversal visited that part of the table).
+                # Held continuations used later are compared only by outcome class
+                # (use_held), and by the end/badarg rule of same_mode?/4 for :held.
                 :continuation_after_writes
               ])
 
