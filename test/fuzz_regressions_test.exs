@@ -309,6 +309,55 @@ defmodule Tsunami.FuzzRegressionsTest do
     :ets.delete(e)
   end
 
+  test "ordered_set select/3 with one bound key ends at once, as :ets" do
+    # :ets looks the one key up and answers {Results, '$end_of_table'}; Tsunami walked
+    # and gave a continuation for a full chunk (the fuzzer, seed 157050785: a held
+    # continuation that was '$end_of_table' on :ets only).
+    p = Oracle.new([:ordered_set, :public], :fz_onekey)
+    Oracle.check(p, fn m, t -> m.insert(t, [{{1, 2}, :b} | for(i <- 1..10, do: {i, :a})]) end)
+
+    specs = [
+      [{{5, :_}, [], [:"$_"]}],
+      [{{55, :_}, [], [:"$_"]}],
+      [{{{1, 2}, :_}, [], [:"$_"]}],
+      [{{5, :"$1"}, [{:==, :"$1", :b}], [:"$_"]}, {{5.0, :_}, [], [:"$_"]}, {{5, :_}, [], [1]}],
+      [{{5, :_}, [], [:"$_"]}, {{7, :_}, [], [:"$_"]}],
+      [{{5, :_}, [false], [:"$_"]}]
+    ]
+
+    for spec <- specs, limit <- [1, 2, 3] do
+      # The whole chain, each chunk with whether it came with '$end_of_table'.
+      chain = fn first ->
+        fn m, t ->
+          first.(m, t)
+          |> Stream.unfold(fn
+            nil -> nil
+            :"$end_of_table" -> {:end, nil}
+            {items, :"$end_of_table"} -> {{items, :eot}, nil}
+            {items, cont} -> {{items, :cont}, m.select(cont)}
+          end)
+          |> Enum.to_list()
+        end
+      end
+
+      for first <- [
+            &select_first(&1, &2, spec, limit),
+            &select_rev_first(&1, &2, spec, limit)
+          ] do
+        Oracle.check(p, chain.(first), label: inspect({spec, limit}))
+      end
+
+      [{head, _, _} | _] = spec
+      Oracle.check(p, chain.(&match_first(&1, &2, head, limit)), label: inspect({head, limit}))
+
+      Oracle.check(p, chain.(&match_object_first(&1, &2, head, limit)),
+        label: inspect({head, limit})
+      )
+    end
+
+    Oracle.delete(p)
+  end
+
   defp select_first(m, t, spec, limit), do: m.select(t, spec, limit)
   defp select_rev_first(m, t, spec, limit), do: m.select_reverse(t, spec, limit)
   defp match_first(m, t, pattern, limit), do: m.match(t, pattern, limit)

@@ -460,27 +460,36 @@ defmodule Tsunami.Select do
     compiled = compile!(spec)
     {erl, ms} = split(compiled)
     cont = {:tsunami_select, tab, spec, erl, ms, limit, nil, [], order}
+    keys = if compiled != :none, do: bound_keys(spec, keypos), else: :scan
 
-    case compiled != :none and map_keys(spec, keypos) do
-      keys when is_list(keys) ->
+    cond do
+      keys == :scan ->
+        next_chunk(cont)
+
+      one_key?(tab, keys) ->
+        # One object at most: :ets answers it with '$end_of_table' at once.
+        case keys_select(tab, compiled, [hd(keys)], keypos) do
+          [] -> :"$end_of_table"
+          items -> {items, :"$end_of_table"}
+        end
+
+      Enum.any?(keys, &has_map?/1) ->
         items = keys_select(tab, compiled, keys, keypos)
         items = if order == :reverse, do: :lists.reverse(items), else: items
         next_chunk(cont |> put_elem(6, :done) |> put_elem(7, items))
 
-      _ ->
+      true ->
         next_chunk(cont)
     end
   end
 
-  # A spec whose every clause binds the key, one of them to a term holding a map: :ets
-  # looks such keys up (as everywhere a key is bound), so a map in the key is compared
-  # as a key (`%{}` finds only the key `%{}`), where a scan would match it as a map
-  # pattern (`%{}` matches every map). The keys, or nil when the scan gives the same.
-  defp map_keys(spec, keypos) do
-    case bound_keys(spec, keypos) do
-      :scan -> nil
-      keys -> if Enum.any?(keys, &has_map?/1), do: keys
-    end
+  # Every clause binds the key: :ets looks the keys up. Where a scan gives other results
+  # or chunks than those lookups, first_chunk/4 looks them up too: on an ordered_set whose
+  # clauses all bind one key (by ==), and where a key holds a map (a map in a bound key
+  # is compared as a key, `%{}` finding only the key `%{}`, where a scan would match it
+  # as a map pattern, `%{}` matching every map).
+  defp one_key?(tab, [k | rest]) do
+    Enum.all?(rest, &(&1 == k)) and Native.info_item(tab, :type, node()) == :ordered_set
   end
 
   @doc false

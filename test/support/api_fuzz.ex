@@ -704,7 +704,8 @@ defmodule Tsunami.ApiFuzz do
   defp chain(_mod, _m, _f, :"$end_of_table", _spec, _repair, _stop, acc), do: Enum.reverse(acc)
 
   defp chain(mod, m, f, {items, cont}, spec, repair, stop, acc) do
-    acc = [items | acc]
+    # Whether a chunk came with '$end_of_table' (compared on ordered_set only).
+    acc = if cont == :"$end_of_table", do: [:eot, items | acc], else: [items | acc]
 
     cond do
       stop && length(acc) >= stop ->
@@ -1492,7 +1493,9 @@ defmodule Tsunami.ApiFuzz do
   defp zero(x), do: x
 
   defp chunk_sizes(chunks) do
-    Enum.map(chunks, fn
+    chunks
+    |> Enum.reject(&(&1 == :eot))
+    |> Enum.map(fn
       l when is_list(l) -> length(l)
       a -> a
     end)
@@ -1500,6 +1503,7 @@ defmodule Tsunami.ApiFuzz do
 
   defp flat_sorted(chunks) when is_list(chunks) do
     chunks
+    |> Enum.reject(&(&1 == :eot))
     |> Enum.flat_map(fn
       l when is_list(l) -> l
       a -> [a]
