@@ -456,10 +456,40 @@ defmodule Tsunami.Select do
 
   @doc false
   def first_chunk(tab, spec, limit, order) do
-    {tab, _keypos} = Native.resolve(tab)
+    {tab, keypos} = Native.resolve(tab)
     compiled = compile!(spec)
     {erl, ms} = split(compiled)
-    next_chunk({:tsunami_select, tab, spec, erl, ms, limit, nil, [], order})
+    cont = {:tsunami_select, tab, spec, erl, ms, limit, nil, [], order}
+    keys = if compiled != :none, do: bound_keys(spec, keypos), else: :scan
+
+    cond do
+      keys == :scan ->
+        next_chunk(cont)
+
+      one_key?(tab, keys) ->
+        # One object at most: :ets answers it with '$end_of_table' at once.
+        case keys_select(tab, compiled, [hd(keys)], keypos) do
+          [] -> :"$end_of_table"
+          items -> {items, :"$end_of_table"}
+        end
+
+      Enum.any?(keys, &has_map?/1) ->
+        items = keys_select(tab, compiled, keys, keypos)
+        items = if order == :reverse, do: :lists.reverse(items), else: items
+        next_chunk(cont |> put_elem(6, :done) |> put_elem(7, items))
+
+      true ->
+        next_chunk(cont)
+    end
+  end
+
+  # Every clause binds the key: :ets looks the keys up. Where a scan gives other results
+  # or chunks than those lookups, first_chunk/4 looks them up too: on an ordered_set whose
+  # clauses all bind one key (by ==), and where a key holds a map (a map in a bound key
+  # is compared as a key, `%{}` finding only the key `%{}`, where a scan would match it
+  # as a map pattern, `%{}` matching every map).
+  defp one_key?(tab, [k | rest]) do
+    Enum.all?(rest, &(&1 == k)) and Native.info_item(tab, :type, node()) == :ordered_set
   end
 
   @doc false

@@ -65,7 +65,8 @@ defmodule Tsunami.ApiFuzz.Long do
         {calls, diffs, msgs} =
           {String.to_integer(calls), String.to_integer(diffs), String.to_integer(msgs)}
 
-        if diffs > 0, do: IO.puts(out)
+        if diffs > 0 or msgs > 0,
+          do: out |> String.split("\nAPI_FUZZ_CHILD") |> hd() |> IO.puts()
 
         IO.puts(
           "seed #{seed}: #{calls} calls, #{diffs} differences, #{msgs} message-only, #{secs}s"

@@ -27,7 +27,8 @@ struct Header {
     len: u32,
     key_off: u32,
     key_len: u32,
-    /// Non-zero for a tombstone (see [`Obj::tombstone`]); fits the header's padding.
+    /// Non-zero for a tombstone: the fixation period it was made in (see
+    /// [`Obj::tombstone`]); fits the header's padding.
     dead: u32,
 }
 
@@ -149,11 +150,19 @@ impl Obj {
 
     /// A tombstone: a placeholder for a deleted key that keeps the key's place in a hash
     /// chain while the table is fixed. Its body is just the key's encoding; it is never
-    /// decoded, only compared.
-    pub fn tombstone(hash: u64, key: &[u8]) -> Obj {
+    /// decoded, only compared. `period` (non-zero) is the fixation it was made under: the
+    /// key keeps its place for `next/2` during that fixation only.
+    pub fn tombstone(hash: u64, key: &[u8], period: u32) -> Obj {
+        assert_ne!(period, 0, "a fixation period is never 0");
         let mut o = Obj::alloc(key, 0..key.len(), hash, None);
-        o.header_mut().dead = 1;
+        o.header_mut().dead = period;
         o
+    }
+
+    /// The fixation period a tombstone was made in (0 for a stored object).
+    #[inline]
+    pub fn dead_period(&self) -> u32 {
+        self.header().dead
     }
 
     /// Whether this is a tombstone rather than a stored object.

@@ -14,6 +14,7 @@ use rustler::types::tuple::{get_tuple, make_tuple};
 use rustler::{Encoder, Env, Term};
 use tsunami_core::backend::{KeyMode, Storage};
 use tsunami_core::table::update::{apply_counter, apply_element, CounterOp};
+use tsunami_core::table::TableType;
 use tsunami_core::term::int::Int;
 use tsunami_core::term::{Obj, ObjBuilder, Writer};
 
@@ -21,6 +22,16 @@ use tsunami_core::Cause;
 
 /// Lists longer than this are inserted by the dirty-scheduler variant.
 const DIRTY_INSERT_LEN: usize = 2_000;
+
+/// OTP 25's `:ets` checks a list for a set or ordered_set (8 objects a reduction), then
+/// inserts it directly, in list order (of several objects with one key the last stays),
+/// if the reductions left cover it at 8 objects each; otherwise it copies the list and
+/// inserts the copy *reversed* (the first stays). So a list goes in order only while it
+/// has at most 4 objects per reduction left in the caller's time slice of 4000: a longer
+/// one always keeps the first; a shorter one mostly the last, but which one depends on
+/// where the call lands in the time slice (the docs leave it unspecified). Tsunami keeps
+/// the last up to this length and the first beyond it.
+const ETS_REVERSED_LIST_LEN: usize = 4 * 4000;
 
 /// `update_counter` op lists longer than this run on a dirty scheduler: the ops must be
 /// applied under one lock (the call is atomic), so they cannot be split across calls;
@@ -66,6 +77,11 @@ fn do_insert<'a>(
             return Ok(atoms::tsunami_dirty().encode(env));
         }
         let mut objs = objects(t, objs)?;
+        if objs.len() > ETS_REVERSED_LIST_LEN
+            && matches!(t.table.kind(), TableType::Set | TableType::OrderedSet)
+        {
+            objs.reverse();
+        }
         let (ok, garbage) = if objs.len() == 1 && !only_new {
             (true, s.insert(objs.pop().expect("one")))
         } else if dirty {

@@ -39,7 +39,10 @@
 //! later insert of the key takes the tombstone's place. `delete_all_objects` while fixed
 //! moves each shard's contents to a *ghost* with the same bucket layout, where `next/2`
 //! still finds the old keys. The last `unfix` sweeps tombstones (only the buckets that
-//! got one) and ghosts. `info(T, stats)` reports how many objects are kept so.
+//! got one) and ghosts, maybe later on another thread; each carries the *fixation
+//! period* it was made in, and `next/2` honours only those of the current fixation, so a
+//! key deleted before it is absent at once, as in ETS (whose last unfix purges inline).
+//! `info(T, stats)` reports how many objects are kept so.
 //!
 //! ## Bag order
 //! Objects with the same key sit next to each other in one chain, in insertion order; a new
@@ -50,7 +53,7 @@ pub(crate) mod shard;
 use crate::backend::{Edit, Garbage, Halt, KeyMode, Position};
 use crate::config;
 use crate::error::{Cause, Result};
-use crate::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::{CachePadded, RwLock};
 use crate::term::Obj;
 use shard::Shard;
@@ -71,9 +74,16 @@ pub struct HashTable {
     mode: KeyMode,
     shards: Box<[CachePadded<RwLock<Shard>>]>,
     shard_bits: u32,
-    /// Number of active fixations; while non-zero no shard splits or merges.
-    fixed: AtomicUsize,
+    /// Fixations: the number active (low 32 bits; while non-zero no shard splits or
+    /// merges) and the current fixation *period* (high 32 bits), which starts anew, never
+    /// 0, each time the count leaves zero. Tombstones and ghosts carry the period they
+    /// were made in: `next/2` honours only the current one's, as ETS, whose last unfix
+    /// purges pseudo-deleted keys at once, while here the sweep may come later.
+    fix: AtomicU64,
 }
+
+/// The count part of [`HashTable::fix`].
+const FIX_COUNT: u64 = 0xFFFF_FFFF;
 
 impl HashTable {
     /// A table with `shards` lock stripes (rounded up to a power of two, at most
@@ -87,7 +97,7 @@ impl HashTable {
                 .map(|_| CachePadded(RwLock::new(Shard::new(shard_bits))))
                 .collect(),
             shard_bits,
-            fixed: AtomicUsize::new(0),
+            fix: AtomicU64::new(0),
         }
     }
 
@@ -113,12 +123,36 @@ impl HashTable {
     fn resizable(&self) -> bool {
         // Acquire pairs with the Release in `fix`/`unfix`; the shard lock the caller holds
         // orders it against the traversal's own lock acquisitions.
-        self.fixed.load(Ordering::Acquire) == 0
+        self.fix.load(Ordering::Acquire) & FIX_COUNT == 0
+    }
+
+    /// The current fixation period while the table is fixed, `None` when it is not (read
+    /// under a shard lock, as [`HashTable::resizable`]).
+    fn fixed_period(&self) -> Option<u32> {
+        let f = self.fix.load(Ordering::Acquire);
+        (f & FIX_COUNT != 0).then_some((f >> 32) as u32)
     }
 
     /// Stops shards from splitting or merging until the matching [`HashTable::unfix`].
+    /// The first fixation after an unfixed spell begins a new period.
     pub fn fix(&self) {
-        self.fixed.fetch_add(1, Ordering::AcqRel);
+        let mut cur = self.fix.load(Ordering::Acquire);
+        loop {
+            let new = if cur & FIX_COUNT == 0 {
+                let period = ((cur >> 32) as u32).wrapping_add(1).max(1);
+                (u64::from(period) << 32) | 1
+            } else {
+                assert!(cur & FIX_COUNT != FIX_COUNT, "fixation count overflow");
+                cur + 1
+            };
+            match self
+                .fix
+                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(now) => cur = now,
+            }
+        }
     }
 
     /// Releases one fixation. The last one sweeps out the tombstones and ghosts that
@@ -134,11 +168,12 @@ impl HashTable {
     /// a background thread: a sweep is linear in what the fixation kept, up to the whole
     /// table). Until then the tombstones stay in their chains, which every operation
     /// already tolerates on an unfixed table (the same window exists between the last
-    /// unfix and the end of an inline sweep).
+    /// unfix and the end of an inline sweep), and which `next/2` no longer honours (their
+    /// fixation period is over).
     ///
     /// A sweep of at most [`config::SWEEP_INLINE_LIMIT`] kept objects is done here.
     pub fn unfix_deferred(&self) -> bool {
-        if self.fixed.fetch_sub(1, Ordering::AcqRel) != 1 {
+        if self.fix.fetch_sub(1, Ordering::AcqRel) & FIX_COUNT != 1 {
             return false;
         }
         match self.kept() {
@@ -191,7 +226,7 @@ impl HashTable {
     }
 
     pub fn is_fixed(&self) -> bool {
-        self.fixed.load(Ordering::Acquire) > 0
+        self.fixed_period().is_some()
     }
 
     /// Inserts one object; returns what it replaced.
@@ -263,9 +298,9 @@ impl HashTable {
     /// Removes every object with this key and returns them (in insertion order).
     pub fn take(&self, hash: u64, key: &[u8]) -> Garbage {
         let mut shard = self.shards[self.shard_of(hash)].write();
-        let fixed = !self.resizable();
+        let fixed = self.fixed_period();
         let out = shard.remove_where(self.bucket_hash(hash), fixed, |o| o.has_key(hash, key));
-        if !fixed {
+        if fixed.is_none() {
             shard.shrink_if_needed();
         }
         out
@@ -275,7 +310,7 @@ impl HashTable {
     pub fn delete_object(&self, obj: &Obj) -> Garbage {
         let h = obj.hash();
         let mut shard = self.shards[self.shard_of(h)].write();
-        let fixed = !self.resizable();
+        let fixed = self.fixed_period();
         let out = shard.remove_where(self.bucket_hash(h), fixed, |o| {
             o.has_key(h, obj.key()) && crate::term::same(o.body(), obj.body())
         });
@@ -292,7 +327,7 @@ impl HashTable {
     pub fn delete_exact(&self, obj: &Obj) -> Garbage {
         let h = obj.hash();
         let mut shard = self.shards[self.shard_of(h)].write();
-        let fixed = !self.resizable();
+        let fixed = self.fixed_period();
         let out = shard.remove_where(self.bucket_hash(h), fixed, |o| o.body() == obj.body());
         if self.resizable() {
             shard.shrink_if_needed();
@@ -345,8 +380,8 @@ impl HashTable {
     /// table is unfixed; nothing is returned then.
     pub fn clear(&self) -> Vec<Shard> {
         let mut guards: Vec<_> = self.shards.iter().map(|s| s.write()).collect();
-        if !self.resizable() {
-            guards.iter_mut().for_each(|g| g.clear_to_ghost());
+        if let Some(period) = self.fixed_period() {
+            guards.iter_mut().for_each(|g| g.clear_to_ghost(period));
             return Vec::new();
         }
         guards
@@ -536,8 +571,8 @@ impl HashTable {
 
     /// The forward walk of [`HashTable::visit`] under each shard's *write* lock, a bucket
     /// at a time: `on_bucket(shard, bucket, from, fixed)` (`from`: the first position
-    /// still to visit when the bucket is entered in its middle; `fixed`: whether the table
-    /// is fixed, so deletions keep their places) returns how many objects it saw, or
+    /// still to visit when the bucket is entered in its middle; `fixed`: the fixation
+    /// period when the table is fixed, so deletions keep their places) returns how many objects it saw, or
     /// `None` to stop the walk there. Returns the position to resume from (`None` at the
     /// end of the table or when stopped). An unfixed shard that became sparse merges
     /// buckets back before the walk leaves it.
@@ -545,7 +580,7 @@ impl HashTable {
         &self,
         pos: Position,
         max: usize,
-        mut on_bucket: impl FnMut(&mut Shard, usize, Option<u64>, bool) -> Option<usize>,
+        mut on_bucket: impl FnMut(&mut Shard, usize, Option<u64>, Option<u32>) -> Option<usize>,
     ) -> Option<Position> {
         let mut seen = 0;
         let mut pos = pos;
@@ -554,7 +589,7 @@ impl HashTable {
             // Checked under the shard lock, which `fix` needs no part of, but every
             // deletion takes: a fixation that starts during the walk sees the buckets as
             // this walk leaves them (see `sweep`).
-            let fixed = !self.resizable();
+            let fixed = self.fixed_period();
             let (order, mut partial) = shard.order(pos.at, false);
             let mut steps = Lookahead::new(&shard, order);
             let mut stop = false;
@@ -571,7 +606,7 @@ impl HashTable {
             // Where to resume, taken before a shrink changes the layout (a position stays
             // meaningful across it).
             let resume = steps.peek();
-            if !fixed {
+            if fixed.is_none() {
                 // Bounded: a merge costs about 1.3 µs (two cold buckets); 1000 of them at
                 // the end of each emptied shard held a scheduler for 1.3-4.5 ms.
                 shard.shrink_to_load(config::WALK_MERGES);
@@ -625,7 +660,7 @@ impl HashTable {
     pub fn next<R>(&self, hash: u64, key: &[u8], f: impl FnOnce(&Obj) -> R) -> Result<Option<R>> {
         let s = self.shard_of(hash);
         let shard = self.shards[s].read();
-        match shard.after_key(self.bucket_hash(hash), hash, key) {
+        match shard.after_key(self.bucket_hash(hash), hash, key, self.fixed_period()) {
             None => Err(Cause::Type.into()),
             Some(Some(obj)) => Ok(Some(f(obj))),
             Some(None) => {

@@ -50,6 +50,8 @@ pub struct Shard {
     /// Contents removed by `clear` while the table was fixed, kept (with this shard's
     /// layout) so `next/2` still accepts their keys until the sweep.
     ghosts: Vec<Shard>,
+    /// For a ghost: the fixation period it was made in (0 otherwise).
+    ghost_period: u32,
 }
 
 /// Segment index and offset of bucket `i`.
@@ -94,6 +96,7 @@ impl Shard {
             dead: 0,
             dead_buckets: Vec::new(),
             ghosts: Vec::new(),
+            ghost_period: 0,
         }
     }
 
@@ -117,11 +120,13 @@ impl Shard {
                 .sum::<usize>()
     }
 
-    /// Empties the shard into a ghost, keeping the layout: `clear` while fixed.
-    pub fn clear_to_ghost(&mut self) {
+    /// Empties the shard into a ghost, keeping the layout: `clear` while fixed, in
+    /// fixation period `period`.
+    pub fn clear_to_ghost(&mut self, period: u32) {
         let fresh = self.empty_like();
         let mut old = std::mem::replace(self, fresh);
         self.ghosts = std::mem::take(&mut old.ghosts);
+        old.ghost_period = period;
         self.ghosts.push(old);
     }
 
@@ -184,17 +189,20 @@ impl Shard {
         out
     }
 
-    /// Whether a ghost holds this key at bucket `i`'s address.
-    fn ghost_has(&self, bh: u64, hash: u64, key: &[u8]) -> bool {
+    /// Whether a ghost made in fixation period `period` holds this key (an object, or a
+    /// tombstone of that period) at bucket-hash `bh`'s address.
+    fn ghost_has(&self, bh: u64, hash: u64, key: &[u8], period: u32) -> bool {
         self.ghosts.iter().any(|g| {
-            let mut cur = g.bucket(g.address(bh));
-            while let Some(n) = cur {
-                if n.has_key(hash, key) {
-                    return true;
+            if g.ghost_period == period {
+                let mut cur = g.bucket(g.address(bh));
+                while let Some(n) = cur {
+                    if n.has_key(hash, key) && keeps_place(n, Some(period)) {
+                        return true;
+                    }
+                    cur = n.next();
                 }
-                cur = n.next();
             }
-            g.ghost_has(bh, hash, key)
+            g.ghost_has(bh, hash, key, period)
         })
     }
 
@@ -431,26 +439,38 @@ impl Shard {
 
     /// The first object after the run of `key` in walk order: `Some(Some(obj))`,
     /// `Some(None)` when nothing follows it in this shard, `None` when the key is absent.
-    /// A key deleted while the table is fixed still has its place (a tombstone), or, when
-    /// `clear` removed it, a ghost: then the walk goes on from the start of its bucket
-    /// (everything there came after the clear).
-    pub fn after_key(&self, bh: u64, hash: u64, key: &[u8]) -> Option<Option<&Obj>> {
+    /// A key deleted during the table's current fixation (`fixed`: its period, `None`
+    /// when the table is not fixed) still has its place (a tombstone), or, when `clear`
+    /// removed it, a ghost: then the walk goes on from the start of its bucket
+    /// (everything there came after the clear). As in ETS, a key deleted before the
+    /// current fixation began is absent, even while the sweep has not yet removed its
+    /// tombstone or ghost.
+    pub fn after_key(
+        &self,
+        bh: u64,
+        hash: u64,
+        key: &[u8],
+        fixed: Option<u32>,
+    ) -> Option<Option<&Obj>> {
         let (i, start, end) = self.bucket_at(walk_pos(bh));
         let mut cur = self.bucket(i);
         let mut found = false;
         while let Some(n) = cur {
             if n.has_key(hash, key) {
-                found = true;
+                // A tombstone stands alone for its key: found unless it is stale.
+                found = keeps_place(n, fixed);
             } else if found && !n.is_dead() {
                 return Some(Some(n));
             }
             cur = n.next();
         }
         if !found {
-            if !self.ghost_has(bh, hash, key) {
-                return None;
+            match fixed {
+                Some(period) if self.ghost_has(bh, hash, key, period) => {
+                    return Some(self.first_from(start))
+                }
+                _ => return None,
             }
-            return Some(self.first_from(start));
         }
         Some(end.and_then(|e| self.first_from(e)))
     }
@@ -521,12 +541,12 @@ impl Shard {
     /// Removes the objects of bucket-hash `bh`'s bucket for which `pred` holds (asked in
     /// chain order), keeping the rest in order. Returns the removed ones in walk order
     /// (each key's in insertion order). With `keep_places` (the table is
-    /// fixed), a key that loses all its objects leaves a tombstone where its first one
-    /// was, so `next/2` still finds its place.
+    /// fixed: the fixation period), a key that loses all its objects leaves a tombstone
+    /// of that period where its first one was, so `next/2` still finds its place.
     pub fn remove_where(
         &mut self,
         bh: u64,
-        keep_places: bool,
+        keep_places: Option<u32>,
         pred: impl FnMut(&Obj) -> bool,
     ) -> Garbage {
         let i = self.address(bh);
@@ -538,13 +558,13 @@ impl Shard {
     pub fn remove_in_bucket(
         &mut self,
         i: usize,
-        keep_places: bool,
+        keep_places: Option<u32>,
         mut pred: impl FnMut(&Obj) -> bool,
     ) -> Garbage {
         let mut removed = Vec::new();
         let mut kept = Vec::new();
         let mut cur = self.bucket_mut(i).take();
-        if !keep_places {
+        if keep_places.is_none() {
             while let Some(mut o) = cur {
                 cur = o.next_mut().take();
                 if !o.is_dead() && pred(&o) {
@@ -553,7 +573,7 @@ impl Shard {
                     kept.push(o);
                 }
             }
-        } else {
+        } else if let Some(period) = keep_places {
             // Run by run (a key's objects are contiguous).
             let mut tombstones = 0;
             let mut tomb_bytes = 0;
@@ -572,7 +592,7 @@ impl Shard {
                     // Close the previous run.
                     if run_removed && !run_kept {
                         let (h, k) = run_key.take().expect("a run has a key");
-                        let t = Obj::tombstone(h, &k);
+                        let t = Obj::tombstone(h, &k, period);
                         tomb_bytes += t.heap_bytes();
                         kept.insert(run_start, t);
                         tombstones += 1;
@@ -869,6 +889,14 @@ fn run_holds(first: &Obj, body: &[u8]) -> bool {
         cur = o.next().as_ref();
     }
     false
+}
+
+/// Whether `n` (an object or tombstone of the key looked for) marks the key's place for
+/// `next/2` under fixation period `fixed`: a stored object always does; a tombstone only
+/// while the fixation it was made in lasts.
+#[inline]
+fn keeps_place(n: &Obj, fixed: Option<u32>) -> bool {
+    !n.is_dead() || fixed == Some(n.dead_period())
 }
 
 fn relink(objs: Vec<Obj>) -> Chain {
