@@ -14,7 +14,7 @@ mod faults;
 mod kill;
 mod merge;
 
-use super::{Entry, Log, LogResult, Op, OpenOptions, OpenReport, Replayed};
+use super::{Entry, Log, LogError, LogResult, Op, OpenOptions, OpenReport, Replayed};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -116,13 +116,29 @@ impl From<Replayed<'_>> for Seen {
 /// Opens `dir` and returns the log, the model rebuilt from replay, every replayed entry and
 /// the report.
 pub fn open(dir: &Path, opts: OpenOptions) -> LogResult<(Log, Model, Vec<Seen>, OpenReport)> {
-    let mut model = Model::default();
-    let mut seen = Vec::new();
-    let (log, report) = Log::open(dir, opts, |r| {
-        model.apply(r.op, r.key, r.value.unwrap_or(&[]));
-        seen.push(Seen::from(r));
-    })?;
-    Ok((log, model, seen, report))
+    // Tests run in parallel threads, and the kill tests fork child processes: a child
+    // holds a copy of every descriptor until its exec closes it (O_CLOEXEC), so a lock
+    // this thread just released can still be held for a moment by the fork's copy. Retry
+    // a `Locked` briefly; a lock really held by another open stays `Locked`.
+    let mut tries = 0;
+    loop {
+        let mut model = Model::default();
+        let mut seen = Vec::new();
+        let r = Log::open(dir, opts.clone(), |r| {
+            model.apply(r.op, r.key, r.value.unwrap_or(&[]));
+            seen.push(Seen::from(r));
+        });
+        match r {
+            Err(LogError::Locked(_)) if tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => {
+                let (log, report) = r?;
+                return Ok((log, model, seen, report));
+            }
+        }
+    }
 }
 
 pub fn small_files() -> OpenOptions {
