@@ -3,7 +3,7 @@
 //! resource types up in a hash map keyed by `TypeId` each time. Here the type pointer is
 //! read from one static, and [`Handle::borrow`] is a single `enif_get_resource`.
 
-use rustler::sys::{self, c_void, ErlNifEnv, ErlNifResourceType};
+use rustler::sys::{self, c_void, ErlNifEnv, ErlNifMonitor, ErlNifPid, ErlNifResourceType};
 use rustler::{Encoder, Env, Term};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -25,30 +25,62 @@ unsafe extern "C" fn dtor(_env: *mut ErlNifEnv, obj: *mut c_void) {
     let _ = std::panic::catch_unwind(|| unsafe { std::ptr::drop_in_place(obj as *mut TableRes) });
 }
 
-/// Registers the resource type; called from `load`.
+/// Registers the table resource type; called from `load`.
 pub fn init(env: Env) -> bool {
+    // No monitors on tables: processes are watched through `crate::watch`.
+    let ty = open_resource_type(env, c"tsunami_table", dtor, None);
+    TABLE_TYPE.store(ty, Ordering::Relaxed);
+    !ty.is_null()
+}
+
+/// Registers a resource type of this library with the VM (from `load`); null on failure.
+/// Shared by the table type here and the watch type of `crate::watch`.
+pub(crate) fn open_resource_type(
+    env: Env,
+    name: &'static std::ffi::CStr,
+    dtor: unsafe extern "C" fn(*mut ErlNifEnv, *mut c_void),
+    down: Option<
+        unsafe extern "C" fn(*mut ErlNifEnv, *mut c_void, *const ErlNifPid, *const ErlNifMonitor),
+    >,
+) -> *mut ErlNifResourceType {
     let init = sys::ErlNifResourceTypeInit {
         dtor: dtor as *const sys::ErlNifResourceDtor,
         stop: std::ptr::null(),
-        // No monitors on tables: processes are watched through `crate::watch`.
-        down: std::ptr::null(),
+        down: down.map_or(std::ptr::null(), |d| d as *const sys::ErlNifResourceDown),
         members: 3,
         dyncall: std::ptr::null(),
     };
     let mut tried = sys::ErlNifResourceFlags::ERL_NIF_RT_CREATE;
-    // SAFETY: called from `load` with its environment; the name is NUL-terminated and
+    // SAFETY: called from `load` with its environment; `name` is NUL-terminated and
     // `init` outlives the call (the VM copies it).
     let ty = unsafe {
         sys::enif_open_resource_type_x(
             env.as_c_arg(),
-            c"tsunami_table".as_ptr(),
+            name.as_ptr(),
             &init,
             sys::ErlNifResourceFlags::ERL_NIF_RT_CREATE,
             &mut tried,
         )
     };
-    TABLE_TYPE.store(ty as *mut _, Ordering::Relaxed);
-    !ty.is_null()
+    ty as *mut _
+}
+
+/// Allocates a resource of type `ty` holding `value`, with one reference (the caller's).
+///
+/// # Safety
+/// `ty` must be a resource type of this library whose destructor drops a `T` (or whose
+/// `T` needs no drop).
+pub(crate) unsafe fn alloc_resource<T>(ty: *const ErlNifResourceType, value: T) -> NonNull<T> {
+    // SAFETY: the allocation is sized and (by the VM's guarantee of at least 8-byte
+    // alignment, checked below) aligned for `T`, and is initialised before anything can
+    // read it; `ty` is valid by the caller's contract.
+    unsafe {
+        let p = sys::enif_alloc_resource(ty, std::mem::size_of::<T>()) as *mut T;
+        let p = NonNull::new(p).expect("enif_alloc_resource");
+        assert_eq!(p.as_ptr() as usize % std::mem::align_of::<T>(), 0);
+        p.as_ptr().write(value);
+        p
+    }
 }
 
 /// One counted reference to a table resource (like `Arc`).
@@ -62,17 +94,9 @@ unsafe impl Sync for Handle {}
 impl Handle {
     /// Allocates a resource holding `res`.
     pub fn new(res: TableRes) -> Handle {
-        // SAFETY: the type was registered in `load`; the allocation is sized and (by the
-        // VM's guarantee of at least 8-byte alignment, checked below) aligned for
-        // `TableRes`, and is initialised before anything can read it.
-        unsafe {
-            let p = sys::enif_alloc_resource(table_type(), std::mem::size_of::<TableRes>())
-                as *mut TableRes;
-            let p = NonNull::new(p).expect("enif_alloc_resource");
-            assert_eq!(p.as_ptr() as usize % std::mem::align_of::<TableRes>(), 0);
-            p.as_ptr().write(res);
-            Handle(p)
-        }
+        // SAFETY: the table type was registered in `load`; its destructor drops a
+        // `TableRes`.
+        Handle(unsafe { alloc_resource(table_type(), res) })
     }
 
     /// The table a term refers to, if it is a table resource; no reference count change.

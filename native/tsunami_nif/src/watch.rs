@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{LazyLock, Mutex};
 
 use crate::convert;
+use crate::handle::{alloc_resource, open_resource_type};
 
 /// The watch resource type, set once in `load`.
 static WATCH_TYPE: AtomicPtr<ErlNifResourceType> = AtomicPtr::new(std::ptr::null_mut());
@@ -90,30 +91,28 @@ pub fn unwatch(pid: u64, table_id: u64) {
 
 /// A watch resource monitoring `pid`, or `None` if `pid` is not alive.
 fn new_watch(env: Env, pid: &LocalPid, word: u64) -> Option<WatchRef> {
-    // SAFETY: the type was registered in `load`; the allocation is sized for `WatchRes`
-    // (alignment checked) and initialised before anything can read it. `env` is the
-    // environment of the running NIF or callback; `mon` is only written.
-    unsafe {
-        let ty = WATCH_TYPE.load(Ordering::Relaxed);
-        let p = sys::enif_alloc_resource(ty, std::mem::size_of::<WatchRes>()) as *mut WatchRes;
-        let p = NonNull::new(p).expect("enif_alloc_resource");
-        assert_eq!(p.as_ptr() as usize % std::mem::align_of::<WatchRes>(), 0);
-        p.as_ptr().write(WatchRes { pid: word });
-        let res = WatchRef(p);
-        let mut mon = std::mem::MaybeUninit::<ErlNifMonitor>::uninit();
-        // A thread the VM does not manage (the reaper, handling exits) passes no env.
-        let env = match rustler::thread::is_scheduler_thread() {
-            true => env.as_c_arg(),
-            false => std::ptr::null_mut(),
-        };
-        let r = sys::enif_monitor_process(
+    // SAFETY: the watch type was registered in `load`; `WatchRes` needs no drop.
+    let res = WatchRef(unsafe {
+        alloc_resource(WATCH_TYPE.load(Ordering::Relaxed), WatchRes { pid: word })
+    });
+    // A thread the VM does not manage (the reaper, handling exits) passes no env.
+    let env = match rustler::thread::is_scheduler_thread() {
+        true => env.as_c_arg(),
+        false => std::ptr::null_mut(),
+    };
+    let mut mon = std::mem::MaybeUninit::<ErlNifMonitor>::uninit();
+    // SAFETY: `env` is the environment of the running NIF or callback (or null off the
+    // VM's threads, as `erl_nif` asks); `res` is a live resource of a type with a `down`
+    // callback; `mon` is only written.
+    let r = unsafe {
+        sys::enif_monitor_process(
             env,
-            p.as_ptr() as *const c_void,
+            res.0.as_ptr() as *const c_void,
             pid.as_c_arg(),
             mon.as_mut_ptr(),
-        );
-        (r == 0).then_some(res)
-    }
+        )
+    };
+    (r == 0).then_some(res)
 }
 
 unsafe extern "C" fn dtor(_env: *mut ErlNifEnv, _obj: *mut c_void) {
@@ -142,15 +141,20 @@ unsafe extern "C" fn down(
         let ids: Vec<u64> = watch.tables.keys().copied().collect();
         drop(watch); // releases the resource: the VM frees it after this callback
         let (now, later) = ids.split_at(ids.len().min(INLINE_EXITS));
-        for &table_id in now {
-            if let Some(h) = crate::resource::REGISTRY.get(table_id) {
-                crate::resource::process_exited(env, &h, pid);
-            }
-        }
+        exited(env, pid, now);
         if !later.is_empty() {
             exits_off_scheduler(pid, later.to_vec());
         }
     });
+}
+
+/// Tells each table of `ids` that still exists that `pid` has exited.
+fn exited(env: Env, pid: u64, ids: &[u64]) {
+    for &table_id in ids {
+        if let Some(h) = crate::resource::REGISTRY.get(table_id) {
+            crate::resource::process_exited(env, &h, pid);
+        }
+    }
 }
 
 /// Tables of one exited process handled inside the `down` callback, which cannot yield;
@@ -164,13 +168,7 @@ fn exits_off_scheduler(pid: u64, ids: Vec<u64>) {
     tsunami_core::reaper::run(move || {
         let mut owned = rustler::OwnedEnv::new();
         for chunk in ids.chunks(256) {
-            owned.run(|env| {
-                for &table_id in chunk {
-                    if let Some(h) = crate::resource::REGISTRY.get(table_id) {
-                        crate::resource::process_exited(env, &h, pid);
-                    }
-                }
-            });
+            owned.run(|env| exited(env, pid, chunk));
             owned.clear();
         }
     });
@@ -178,25 +176,7 @@ fn exits_off_scheduler(pid: u64, ids: Vec<u64>) {
 
 /// Registers the watch resource type; called from `load`.
 pub fn init(env: Env) -> bool {
-    let init = sys::ErlNifResourceTypeInit {
-        dtor: dtor as *const sys::ErlNifResourceDtor,
-        stop: std::ptr::null(),
-        down: down as *const sys::ErlNifResourceDown,
-        members: 3,
-        dyncall: std::ptr::null(),
-    };
-    let mut tried = sys::ErlNifResourceFlags::ERL_NIF_RT_CREATE;
-    // SAFETY: called from `load` with its environment; the name is NUL-terminated and
-    // `init` outlives the call (the VM copies it).
-    let ty = unsafe {
-        sys::enif_open_resource_type_x(
-            env.as_c_arg(),
-            c"tsunami_watch".as_ptr(),
-            &init,
-            sys::ErlNifResourceFlags::ERL_NIF_RT_CREATE,
-            &mut tried,
-        )
-    };
-    WATCH_TYPE.store(ty as *mut _, Ordering::Relaxed);
+    let ty = open_resource_type(env, c"tsunami_watch", dtor, Some(down));
+    WATCH_TYPE.store(ty, Ordering::Relaxed);
     !ty.is_null()
 }
